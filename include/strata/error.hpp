@@ -1,0 +1,33 @@
+// strata::error and its family: every failure strata reports is one of these.
+#pragma once
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "strata/export.hpp"
+
+namespace strata {
+
+/// Base of every exception strata throws on purpose (OS failures are
+/// std::system_error). Catch this to handle any strata failure.
+class STRATA_API error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// An image file could not be read or written. what() reads
+/// "<path>: <reason>"; path() and reason() give the parts.
+class STRATA_API image_error : public error {
+public:
+    image_error(std::filesystem::path path, std::string reason);
+
+    const std::filesystem::path& path() const noexcept { return path_; }
+    const std::string& reason() const noexcept { return reason_; }
+
+private:
+    std::filesystem::path path_;
+    std::string reason_;
+};
+
+}  // namespace strata

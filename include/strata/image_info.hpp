@@ -1,0 +1,52 @@
+// What an image file holds, found by decoding it with libvips.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "strata/export.hpp"
+
+namespace strata {
+
+/// How much damage a decoder tolerates before it fails, as libvips' fail-on.
+enum class fail_on {
+    none,       ///< decode whatever can be decoded
+    truncated,  ///< fail on a truncated file (default)
+    error,      ///< fail on any decoder error
+    warning,    ///< fail on anything the decoder warns about
+};
+
+/// Options for reading an image file.
+struct load_options {
+    fail_on fail = fail_on::truncated;
+    /// Images with more pixels (width x height) than this are refused before
+    /// decoding, as a guard against decompression bombs.
+    std::uint64_t max_pixels = 268'402'689;  // libvips' default limit, 16383^2
+};
+
+/// Facts about one decoded image file.
+struct image_info {
+    std::filesystem::path path;
+    std::string loader;          ///< libvips loader, e.g. "jpegload"
+    std::string interpretation;  ///< libvips interpretation, e.g. "srgb", "b-w"
+    int width = 0;
+    int height = 0;
+    int bands = 0;
+    int bits = 0;                ///< bits per sample: 8, 16, 32 or 64
+    bool is_float = false;       ///< samples are floating point
+    bool has_alpha = false;
+    std::uintmax_t file_bytes = 0;
+    double mean = 0;             ///< mean of every sample, from a full decode
+};
+
+/// Decodes the whole file at `path` and describes it. Decoding every pixel is
+/// what finds a truncated or corrupt file, which the header alone would not.
+/// Throws image_error naming the file and the reason. Thread-safe.
+///
+///     auto info = strata::inspect("photo.jpg");
+///     fmt::print("{}x{} {} bands\n", info.width, info.height, info.bands);
+STRATA_API image_info inspect(const std::filesystem::path& path,
+                              const load_options& options = {});
+
+}  // namespace strata

@@ -1,0 +1,7 @@
+// The whole public API of strata in one include.
+#pragma once
+
+#include "strata/config.hpp"
+#include "strata/error.hpp"
+#include "strata/image_info.hpp"
+#include "strata/version.hpp"

@@ -1,0 +1,104 @@
+// strata's command-line entry point: global flags, subcommand dispatch, exit codes.
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "command.hpp"
+#include "strata/error.hpp"
+#include "strata/version.hpp"
+#include "suggest.hpp"
+
+namespace {
+
+using namespace strata::cli;
+
+std::vector<std::string> command_names() {
+    std::vector<std::string> names;
+    for (const auto& entry : registry()) names.emplace_back(entry.name);
+    return names;
+}
+
+// CLI11 reports an unknown subcommand as "arguments were not expected"; say
+// what went wrong in the user's terms instead.
+int unknown_command(const std::string& word) {
+    const auto close = closest_names(word, command_names());
+    std::string hint;
+    if (!close.empty()) hint = fmt::format(" (did you mean '{}'?)", fmt::join(close, "' or '"));
+    fmt::print(stderr, "strata: unknown command '{}'{}\nKnown commands: {}. Run 'strata --help' for details.\n",
+               word, hint, fmt::join(command_names(), ", "));
+    return exit_usage;
+}
+
+int usage_error(const CLI::App& app, const CLI::ParseError& e) {
+    const auto chosen = app.get_subcommands();
+    if (chosen.empty()) {
+        if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
+            fmt::print(stderr, "strata: no command given; one of: {}. Run 'strata --help' for details.\n",
+                       fmt::join(command_names(), ", "));
+        } else {
+            fmt::print(stderr, "strata: {}\nRun 'strata --help' for details.\n", e.what());
+        }
+    } else {
+        const std::string name = chosen.front()->get_name();
+        fmt::print(stderr, "strata {}: {}\nRun 'strata {} --help' for its options.\n", name, e.what(), name);
+    }
+    return exit_usage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"strata: filter and convert images in parallel, strip by strip, in worker processes.",
+                 "strata"};
+    app.set_version_flag("--version", fmt::format("strata {}", strata::version()),
+                         "Print the version and exit");
+    app.require_subcommand(1);
+    app.footer("Run 'strata COMMAND --help' for the options of one command.");
+
+    std::vector<std::pair<CLI::App*, runner>> commands;
+    for (const auto& entry : registry()) {
+        CLI::App* sub = app.add_subcommand(std::string(entry.name), std::string(entry.summary));
+        commands.emplace_back(sub, entry.setup(*sub));
+    }
+
+    // The top level takes no option values, so its first word that is not a
+    // flag names the command.
+    for (int i = 1; i < argc; ++i) {
+        const std::string word = argv[i];
+        if (word.starts_with('-')) continue;
+        const auto names = command_names();
+        if (std::find(names.begin(), names.end(), word) == names.end()) return unknown_command(word);
+        break;
+    }
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        return usage_error(app, e);
+    }
+
+    for (auto& [sub, run] : commands) {
+        if (!sub->parsed()) continue;
+        try {
+            return run();
+        } catch (const strata::error& e) {
+            fmt::print(stderr, "strata {}: {}\n", sub->get_name(), e.what());
+            return exit_failure;
+        } catch (const std::exception& e) {
+            fmt::print(stderr, "strata {}: unexpected failure: {}\n", sub->get_name(), e.what());
+            return exit_failure;
+        }
+    }
+    return exit_usage;  // unreachable: require_subcommand(1) guarantees one
+}

@@ -1,0 +1,18 @@
+// "Did you mean ...?": the known names closest to a misspelt one.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace strata::cli {
+
+/// Number of single-character edits (insert, delete, replace, swap of two
+/// neighbours) that turn `a` into `b`, ignoring case.
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+/// The candidates within a small edit distance of `word` (or starting with
+/// it), closest first; empty when nothing is close.
+std::vector<std::string> closest_names(std::string_view word, const std::vector<std::string>& candidates);
+
+}  // namespace strata::cli

@@ -1,0 +1,160 @@
+// Reading image files with libvips, and turning libvips' failures into image_error.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <fmt/format.h>
+#include <vips/vips8>
+
+#include "strata/error.hpp"
+#include "strata/image_info.hpp"
+#include "vips_io.hpp"
+
+namespace strata::detail {
+
+namespace {
+
+void discard_log_message(const gchar*, GLogLevelFlags, const gchar*, gpointer) {}
+
+VipsFailOn to_vips(fail_on policy) {
+    switch (policy) {
+    case fail_on::none: return VIPS_FAIL_ON_NONE;
+    case fail_on::truncated: return VIPS_FAIL_ON_TRUNCATED;
+    case fail_on::error: return VIPS_FAIL_ON_ERROR;
+    case fail_on::warning: return VIPS_FAIL_ON_WARNING;
+    }
+    return VIPS_FAIL_ON_TRUNCATED;
+}
+
+// "VipsJpeg: Premature end of input file\n" -> "premature end of input file".
+// libvips prefixes each line with the domain that raised it and often quotes
+// the file name, which image_error already carries.
+std::string clean_vips_message(std::string_view raw, const std::filesystem::path& path) {
+    std::vector<std::string> reasons;
+    const std::string quoted = fmt::format("\"{}\"", path.string());
+    while (!raw.empty()) {
+        const auto end = raw.find('\n');
+        std::string line(raw.substr(0, end));
+        raw = end == std::string_view::npos ? std::string_view{} : raw.substr(end + 1);
+
+        const auto colon = line.find(": ");
+        if (colon != std::string::npos && line.find(' ') > colon) {
+            line.erase(0, colon + 2);
+        }
+        for (const std::string_view drop : {std::string_view{"file "}, std::string_view{}}) {
+            const std::string needle = std::string(drop) + quoted + " ";
+            if (const auto at = line.find(needle); at != std::string::npos) {
+                line.erase(at, needle.size());
+                break;
+            }
+        }
+        if (line.empty()) continue;
+        if (line.size() > 1 && std::isupper(static_cast<unsigned char>(line[0])) &&
+            std::islower(static_cast<unsigned char>(line[1]))) {
+            line[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(line[0])));
+        }
+        if (std::find(reasons.begin(), reasons.end(), line) == reasons.end()) {
+            reasons.push_back(std::move(line));
+        }
+    }
+    if (reasons.empty()) return "libvips could not decode it";
+    return fmt::format("{}", fmt::join(reasons, "; "));
+}
+
+// Failures that are clearer when found before libvips sees the file.
+void check_readable(const std::filesystem::path& path) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (!std::filesystem::exists(status)) throw image_error(path, "no such file");
+    if (std::filesystem::is_directory(status)) throw image_error(path, "is a directory, not an image file");
+    if (!std::filesystem::is_regular_file(status)) throw image_error(path, "is not a regular file");
+
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw image_error(path, fmt::format("cannot open: {}", std::strerror(errno)));
+    ::close(fd);
+    if (std::filesystem::file_size(path, ec) == 0) throw image_error(path, "empty file (0 bytes)");
+    if (vips_foreign_find_load(path.c_str()) == nullptr) {
+        vips_error_clear();
+        throw image_error(path, "not an image, or a format this libvips cannot read");
+    }
+}
+
+}  // namespace
+
+void ensure_vips() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        if (VIPS_INIT("strata") != 0) {
+            throw error(fmt::format("cannot start libvips: {}", vips_error_buffer()));
+        }
+        // Decoder warnings would go to stderr; strata reports failures through
+        // exceptions instead, following the fail_on policy.
+        g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING, discard_log_message, nullptr);
+    });
+}
+
+vips::VImage open_image(const std::filesystem::path& path, const load_options& options) {
+    ensure_vips();
+    check_readable(path);
+    vips::VImage image;
+    try {
+        image = vips::VImage::new_from_file(
+            path.c_str(), vips::VImage::option()
+                              ->set("access", VIPS_ACCESS_SEQUENTIAL)
+                              ->set("fail_on", to_vips(options.fail)));
+    } catch (const vips::VError& e) {
+        vips_error_clear();
+        throw image_error(path, clean_vips_message(e.what(), path));
+    }
+    const auto pixels = static_cast<std::uint64_t>(image.width()) * static_cast<std::uint64_t>(image.height());
+    if (pixels > options.max_pixels) {
+        throw image_error(path, fmt::format("{}x{} is {} pixels, over the limit of {} (raise the pixel limit to read it)",
+                                            image.width(), image.height(), pixels, options.max_pixels));
+    }
+    return image;
+}
+
+std::string vips_failure_reason(const vips::VError& failure, const std::filesystem::path& path) {
+    vips_error_clear();
+    return clean_vips_message(failure.what(), path);
+}
+
+}  // namespace strata::detail
+
+namespace strata {
+
+image_info inspect(const std::filesystem::path& path, const load_options& options) {
+    vips::VImage image = detail::open_image(path, options);
+
+    image_info info;
+    info.path = path;
+    info.width = image.width();
+    info.height = image.height();
+    info.bands = image.bands();
+    info.bits = static_cast<int>(vips_format_sizeof(image.format()) * 8);
+    info.is_float = vips_band_format_isfloat(image.format()) != 0;
+    info.has_alpha = vips_image_hasalpha(image.get_image()) != 0;
+    info.interpretation = vips_enum_nick(VIPS_TYPE_INTERPRETATION, image.interpretation());
+    const char* loader = nullptr;
+    if (vips_image_get_string(image.get_image(), VIPS_META_LOADER, &loader) == 0 && loader != nullptr) {
+        info.loader = loader;
+    }
+    info.file_bytes = std::filesystem::file_size(path);
+    try {
+        info.mean = image.avg();  // streams every pixel through the decoder
+    } catch (const vips::VError& e) {
+        throw image_error(path, detail::vips_failure_reason(e, path));
+    }
+    return info;
+}
+
+}  // namespace strata

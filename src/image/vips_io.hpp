@@ -1,0 +1,24 @@
+// Internal: the libvips side of image reading, shared by the image sources.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include <vips/vips8>
+
+#include "strata/image_info.hpp"
+
+namespace strata::detail {
+
+/// Starts libvips once per process. Throws strata::error if it cannot.
+void ensure_vips();
+
+/// Opens `path` lazily (header only) after checking it exists, is readable,
+/// is not empty and has a loader; enforces the pixel limit. Throws image_error.
+vips::VImage open_image(const std::filesystem::path& path, const load_options& options);
+
+/// The reason libvips gave for `failure`, without its domain prefixes and the
+/// quoted file name. Clears libvips' error buffer.
+std::string vips_failure_reason(const vips::VError& failure, const std::filesystem::path& path);
+
+}  // namespace strata::detail
