@@ -4,4 +4,6 @@
 #include "strata/config.hpp"
 #include "strata/error.hpp"
 #include "strata/image_info.hpp"
+#include "strata/pool.hpp"
+#include "strata/shared_memory.hpp"
 #include "strata/version.hpp"

@@ -1,3 +1,14 @@
-// The doctest runner shared by strata's test programs.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+// The doctest runner shared by strata's test programs. A test program can be
+// spawned as a pool worker, so it serves tasks when asked to, first thing.
+#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
+
+#include "strata/pool.hpp"
+#include "support/scenarios.hpp"
+
+int main(int argc, char** argv) {
+    strata::serve_if_worker();
+    if (const int code = strata::test::run_scenario_if_requested(); code >= 0) return code;
+    doctest::Context context(argc, argv);
+    return context.run();
+}

@@ -1,0 +1,757 @@
+// The pool engine: a dispatcher thread that starts workers, hands them tasks,
+// collects results, and turns deaths and timeouts into failed futures.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "message.hpp"
+#include "strata/pool.hpp"
+#include "syscall.hpp"
+#include "worker.hpp"
+
+extern char** environ;
+
+namespace strata::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+constexpr std::size_t max_window = 16;  // tasks queued at one worker when many are waiting
+constexpr auto grace_period = std::chrono::milliseconds(1000);
+
+std::string describe_exit(int status) {
+    if (WIFSIGNALED(status)) {
+        const int signal_number = WTERMSIG(status);
+        return fmt::format("was killed by signal {} ({})", signal_number, ::strsignal(signal_number));
+    }
+    if (WIFEXITED(status)) return fmt::format("exited with code {}", WEXITSTATUS(status));
+    return "stopped";
+}
+
+int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+std::pair<std::string, std::string> decode_failure(const message& m) {
+    reader in(m.payload().data(), m.payload().size());
+    std::string type = in.get<std::string>();
+    std::string text = in.get<std::string>();
+    return {std::move(type), std::move(text)};
+}
+
+}  // namespace
+
+struct task_record {
+    std::uint64_t id = 0;
+    std::string name;
+    packet_part packet;
+    std::shared_ptr<future_state> state;
+    clock::time_point started{};
+};
+
+struct worker_process {
+    pid_t pid = -1;
+    int channel = -1;
+    int pidfd = -1;
+    bool ready = false;     ///< said hello
+    bool stopping = false;  ///< told to stop (retiring or shutting down)
+    clock::time_point launched;
+    std::deque<std::shared_ptr<task_record>> in_flight;  ///< front is running
+    std::size_t sent = 0;                                ///< in_flight[0, sent) are sent
+    unsigned assigned = 0;
+};
+
+class pool_core {
+public:
+    explicit pool_core(pool_options options);
+    ~pool_core();
+
+    std::shared_ptr<future_state> submit(message_kind kind, std::string_view name, writer payload);
+    void close();
+    void join();
+    void terminate();
+    unsigned size() const noexcept { return options_.processes; }
+    pool_stats stats() const {
+        std::lock_guard lock(mutex_);
+        return stats_;
+    }
+    std::vector<int> worker_pids() const {
+        std::lock_guard lock(mutex_);
+        std::vector<int> pids;
+        for (const auto& w : workers_) pids.push_back(w->pid);
+        return pids;
+    }
+    const pool_options& options() const noexcept { return options_; }
+
+private:
+    enum class phase { running, closing, terminating, finished };
+
+    void dispatch();
+    void wake() noexcept;
+    bool cancel(std::uint64_t id);
+
+    // All below run on the dispatcher thread with mutex_ held.
+    void launch_worker();
+    pid_t fork_worker(int child_end);
+    pid_t spawn_worker(int child_end);
+    void assign_tasks();
+    void flush(worker_process& w);
+    void receive(worker_process& w);
+    void handle_message(worker_process& w, message& m);
+    void lose_worker(worker_process& w, const std::string& how_if_unknown, bool timed_out);
+    void retire_finished_workers();
+    void fail_everything(std::exception_ptr failure);
+    void shut_down_workers(bool forceful);
+    void remove_worker(worker_process& w);
+    int reap(worker_process& w, bool block);
+    void break_pool(std::exception_ptr failure);
+
+    pool_options options_;
+    pid_t self_ = ::getpid();
+    mutable std::mutex mutex_;
+    std::condition_variable started_;
+    phase phase_ = phase::running;
+    std::exception_ptr broken_;  ///< set when workers cannot be started
+    std::deque<std::shared_ptr<task_record>> pending_;
+    std::vector<std::unique_ptr<worker_process>> workers_;
+    std::uint64_t next_id_ = 1;
+    pool_stats stats_;
+    int wake_fd_ = -1;
+    std::thread dispatcher_;
+    bool joined_ = false;
+    std::mutex join_mutex_;
+    std::weak_ptr<pool_core> self_reference_;
+
+    friend class strata::pool;
+};
+
+pool_core::pool_core(pool_options options) : options_(std::move(options)) {
+    if (spawned_as_worker()) {
+        throw start_error(
+            "this process was started as a strata worker, but main() did not call strata::serve_if_worker() "
+            "before creating a pool");
+    }
+    if (options_.processes == 0) options_.processes = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads = thread_count();
+    if (options_.start == start_method::fork && threads > 1) {
+        throw usage_error(fmt::format(
+            "start method 'fork' refused: this process runs {} threads, and forking a multi-threaded process can "
+            "deadlock the child; use start_method::spawn or start_method::automatic",
+            threads));
+    }
+    if (options_.start == start_method::automatic) {
+        options_.start = threads > 1 ? start_method::spawn : start_method::fork;
+    }
+    if (options_.start == start_method::spawn && options_.worker_program.empty()) {
+        options_.worker_program = "/proc/self/exe";
+    }
+    if (!options_.initializer.empty() && find_task(options_.initializer) == nullptr &&
+        options_.worker_program == "/proc/self/exe") {
+        throw usage_error("unknown initializer task '" + options_.initializer + "'");
+    }
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd for the pool");
+
+    // Workers are forked by the dispatcher thread, the thread they outlive
+    // (PR_SET_PDEATHSIG follows the thread that made the child).
+    dispatcher_ = std::thread([this] { dispatch(); });
+    std::unique_lock lock(mutex_);
+    started_.wait(lock, [&] {
+        if (broken_) return true;
+        return std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return w->ready; }) ==
+               static_cast<long>(options_.processes);
+    });
+    if (broken_) {
+        auto failure = broken_;
+        phase_ = phase::terminating;
+        lock.unlock();
+        wake();
+        dispatcher_.join();
+        joined_ = true;
+        ::close(wake_fd_);
+        std::rethrow_exception(failure);
+    }
+}
+
+pool_core::~pool_core() {
+    close();
+    join();
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void pool_core::wake() noexcept {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);
+}
+
+std::shared_ptr<future_state> pool_core::submit(message_kind kind, std::string_view name, writer payload) {
+    auto state = std::make_shared<future_state>();
+    state->task_name = std::string(name);
+    {
+        std::lock_guard lock(mutex_);
+        if (phase_ != phase::running) {
+            throw usage_error("cannot submit task '" + std::string(name) + "': the pool is closed");
+        }
+        if (broken_) std::rethrow_exception(broken_);
+        auto record = std::make_shared<task_record>(task_record{
+            next_id_++, std::string(name), packet_part(kind, next_id_ - 1, 0, name, std::move(payload.bytes()), payload.release_fds()),
+            state, {}});
+        std::weak_ptr<pool_core> weak = self_reference_;
+        state->cancel_hook = [weak, id = record->id] {
+            auto core = weak.lock();
+            return core && core->cancel(id);
+        };
+        pending_.push_back(std::move(record));
+    }
+    wake();
+    return state;
+}
+
+bool pool_core::cancel(std::uint64_t id) {
+    std::shared_ptr<task_record> found;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = std::find_if(pending_.begin(), pending_.end(), [&](const auto& t) { return t->id == id; });
+        if (it == pending_.end()) return false;
+        found = *it;
+        pending_.erase(it);
+    }
+    found->state->finish(task_status::cancelled, nullptr);
+    return true;
+}
+
+void pool_core::close() {
+    {
+        std::lock_guard lock(mutex_);
+        if (phase_ == phase::running) phase_ = phase::closing;
+    }
+    wake();
+}
+
+void pool_core::terminate() {
+    {
+        std::lock_guard lock(mutex_);
+        if (phase_ != phase::finished) phase_ = phase::terminating;
+    }
+    wake();
+    join();
+}
+
+void pool_core::join() {
+    {
+        std::lock_guard lock(mutex_);
+        if (phase_ == phase::running) throw usage_error("join() needs close() or terminate() first");
+    }
+    std::lock_guard lock(join_mutex_);
+    if (!joined_ && dispatcher_.joinable()) dispatcher_.join();
+    joined_ = true;
+}
+
+// --- dispatcher thread -------------------------------------------------------
+
+void pool_core::dispatch() {
+    std::unique_lock lock(mutex_);
+    std::vector<pollfd> watched;
+    std::vector<worker_process*> owners;
+    while (true) {
+        if (phase_ == phase::terminating) {
+            fail_everything(nullptr);
+            shut_down_workers(true);
+            break;
+        }
+        retire_finished_workers();
+        while (!broken_ && workers_.size() < options_.processes) {
+            try {
+                launch_worker();
+            } catch (...) {
+                break_pool(std::current_exception());
+            }
+        }
+        assign_tasks();
+        for (auto& w : workers_) flush(*w);
+
+        const bool idle = pending_.empty() && std::all_of(workers_.begin(), workers_.end(),
+                                                          [](const auto& w) { return w->in_flight.empty(); });
+        if (phase_ == phase::closing && idle) {
+            shut_down_workers(false);
+            break;
+        }
+
+        watched.clear();
+        owners.clear();
+        watched.push_back({wake_fd_, POLLIN, 0});
+        owners.push_back(nullptr);
+        auto deadline = clock::time_point::max();
+        for (auto& w : workers_) {
+            const short events = static_cast<short>(POLLIN | (w->sent < w->in_flight.size() ? POLLOUT : 0));
+            watched.push_back({w->channel, events, 0});
+            owners.push_back(w.get());
+            watched.push_back({w->pidfd, POLLIN, 0});
+            owners.push_back(w.get());
+            if (!w->ready) deadline = std::min(deadline, w->launched + options_.start_timeout);
+            if (options_.timeout.count() > 0 && w->sent > 0) {
+                deadline = std::min(deadline, w->in_flight.front()->started + options_.timeout);
+            }
+        }
+        int wait_ms = -1;
+        if (deadline != clock::time_point::max()) {
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
+            wait_ms = static_cast<int>(std::clamp<long long>(left, 0, INT_MAX));
+        }
+
+        lock.unlock();
+        const int ready = ::poll(watched.data(), watched.size(), wait_ms);
+        lock.lock();
+        if (ready < 0 && errno != EINTR) break;
+
+        if (watched[0].revents != 0) {
+            std::uint64_t count = 0;
+            [[maybe_unused]] const auto n = ::read(wake_fd_, &count, sizeof count);
+        }
+        for (std::size_t i = 1; i < watched.size(); ++i) {
+            worker_process* w = owners[i];
+            const auto still_here = std::any_of(workers_.begin(), workers_.end(), [&](const auto& p) { return p.get() == w; });
+            if (!still_here || watched[i].revents == 0) continue;
+            if (watched[i].fd == w->channel) {
+                if ((watched[i].revents & POLLIN) != 0) receive(*w);
+                if (std::any_of(workers_.begin(), workers_.end(), [&](const auto& p) { return p.get() == w; }) &&
+                    (watched[i].revents & (POLLHUP | POLLERR)) != 0 && (watched[i].revents & POLLIN) == 0) {
+                    lose_worker(*w, "closed its channel", false);
+                }
+            } else {
+                lose_worker(*w, "exited", false);
+            }
+        }
+        // Timeouts: tasks over their limit, workers that never said hello.
+        const auto now = clock::now();
+        for (std::size_t i = 0; i < workers_.size();) {
+            auto& w = *workers_[i];
+            if (!w.ready && now >= w.launched + options_.start_timeout) {
+                auto failure = std::make_exception_ptr(start_error(fmt::format(
+                    "worker {} ({}) did not start within {} ms{}", w.pid, options_.worker_program.empty() ? "fork" : options_.worker_program,
+                    options_.start_timeout.count(),
+                    options_.start == start_method::spawn ? "; does its main() call strata::serve_if_worker()?" : "")));
+                ::kill(w.pid, SIGKILL);
+                reap(w, true);
+                remove_worker(w);
+                break_pool(failure);
+                continue;
+            }
+            if (options_.timeout.count() > 0 && w.sent > 0 && now >= w.in_flight.front()->started + options_.timeout) {
+                lose_worker(w, "", true);
+                continue;
+            }
+            ++i;
+        }
+    }
+    phase_ = phase::finished;
+    started_.notify_all();
+}
+
+void pool_core::launch_worker() {
+    int ends[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) != 0) {
+        throw std::system_error(errno, std::generic_category(), "socketpair for a worker channel");
+    }
+    pid_t pid = -1;
+    try {
+        pid = options_.start == start_method::fork ? fork_worker(ends[1]) : spawn_worker(ends[1]);
+    } catch (...) {
+        ::close(ends[0]);
+        ::close(ends[1]);
+        throw;
+    }
+    ::close(ends[1]);
+    auto w = std::make_unique<worker_process>();
+    w->pid = pid;
+    w->channel = ends[0];
+    w->pidfd = open_pidfd(pid);
+    w->launched = clock::now();
+    ++stats_.workers_started;
+    workers_.push_back(std::move(w));
+}
+
+pid_t pool_core::fork_worker(int child_end) {
+    // Descriptors the child must not keep: the other workers' channels.
+    std::vector<int> parent_fds{wake_fd_};
+    for (const auto& w : workers_) {
+        parent_fds.push_back(w->channel);
+        parent_fds.push_back(w->pidfd);
+    }
+    std::fflush(nullptr);  // or the child would print the parent's buffered output again
+    const pid_t pid = sys::fork();
+    if (pid < 0) throw start_error(fmt::format("cannot start a worker: fork failed: {}", std::strerror(errno)));
+    if (pid == 0) {
+        for (const int fd : parent_fds) ::close(fd);
+        worker_main(child_end, self_, options_.initializer);
+    }
+    return pid;
+}
+
+pid_t pool_core::spawn_worker(int child_end) {
+    if (const int injected = sys::take_injected_failure(sys::injectable::spawn)) {
+        throw start_error(fmt::format("cannot start worker program {}: {}", options_.worker_program, std::strerror(injected)));
+    }
+    constexpr int channel_fd = 3;
+    int source = child_end;
+    int moved = -1;
+    if (source == channel_fd) {  // dup2 onto itself would keep close-on-exec
+        moved = ::fcntl(source, F_DUPFD_CLOEXEC, 10);
+        source = moved;
+    }
+    std::vector<std::string> variables;
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+        if (std::strncmp(*entry, "STRATA_WORKER_", 14) != 0) variables.emplace_back(*entry);
+    }
+    variables.push_back(fmt::format("{}={}", worker_channel_variable, channel_fd));
+    variables.push_back(fmt::format("{}={}", worker_parent_variable, self_));
+    variables.push_back(fmt::format("{}={}", worker_initializer_variable, options_.initializer));
+    std::vector<char*> envp;
+    for (auto& v : variables) envp.push_back(v.data());
+    envp.push_back(nullptr);
+    std::string program = options_.worker_program;
+    char* argv[] = {program.data(), nullptr};
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, source, channel_fd);
+    pid_t pid = -1;
+    const int result = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (moved >= 0) ::close(moved);
+    if (result != 0) {
+        throw start_error(fmt::format("cannot start worker program {}: {}", program, std::strerror(result)));
+    }
+    return pid;
+}
+
+void pool_core::assign_tasks() {
+    std::size_t ready = 0;
+    for (const auto& w : workers_) ready += (w->ready && !w->stopping) ? 1 : 0;
+    if (ready == 0) return;
+    bool progress = true;
+    while (!pending_.empty() && progress) {
+        progress = false;
+        // A queue at each worker only when plenty is waiting: otherwise tasks
+        // wait here, where they can still be cancelled or go to whichever
+        // worker frees up first.
+        const std::size_t per_worker = pending_.size() / ready;
+        const std::size_t window = per_worker >= 2 ? 1 + std::min(max_window, per_worker / 2) : 1;
+        for (auto& w : workers_) {
+            if (pending_.empty()) break;
+            if (!w->ready || w->stopping || w->in_flight.size() >= window) continue;
+            if (options_.max_tasks_per_child != 0 && w->assigned >= options_.max_tasks_per_child) continue;
+            auto task = std::move(pending_.front());
+            pending_.pop_front();
+            {
+                std::lock_guard state_lock(task->state->mutex);
+                task->state->status = task_status::running;
+                task->state->worker_pid = w->pid;
+                task->state->cancel_hook = nullptr;
+            }
+            if (w->in_flight.empty()) task->started = clock::now();
+            w->in_flight.push_back(std::move(task));
+            ++w->assigned;
+            progress = true;
+        }
+    }
+}
+
+void pool_core::flush(worker_process& w) {
+    while (w.sent < w.in_flight.size()) {
+        std::vector<const packet_part*> parts;
+        std::size_t bytes = 0;
+        std::size_t fds = 0;
+        for (std::size_t i = w.sent; i < w.in_flight.size(); ++i) {
+            const auto& part = w.in_flight[i]->packet;
+            if (!parts.empty() && (bytes + part.bytes().size() > max_packet || fds + part.fds().size() > max_fds_per_packet)) {
+                break;
+            }
+            bytes += part.bytes().size();
+            fds += part.fds().size();
+            parts.push_back(&part);
+        }
+        const auto status = send_packet(w.channel, parts, false);
+        if (status != send_status::sent) return;  // full (POLLOUT later) or gone (pidfd tells)
+        if (w.sent == 0) w.in_flight.front()->started = clock::now();
+        w.sent += parts.size();
+    }
+}
+
+void pool_core::receive(worker_process& w) {
+    for (int round = 0; round < 64; ++round) {
+        received packet;
+        try {
+            packet = receive_packet(w.channel, false);
+        } catch (const std::exception& e) {
+            lose_worker(w, fmt::format("sent a malformed message ({})", e.what()), false);
+            return;
+        }
+        if (packet.state == received::status::would_block) return;
+        if (packet.state == received::status::closed) {
+            lose_worker(w, "closed its channel", false);
+            return;
+        }
+        for (auto& m : packet.messages) {
+            handle_message(w, m);
+            if (std::none_of(workers_.begin(), workers_.end(), [&](const auto& p) { return p.get() == &w; })) return;
+        }
+    }
+}
+
+void pool_core::handle_message(worker_process& w, message& m) {
+    switch (m.kind) {
+    case message_kind::hello:
+        w.ready = true;
+        started_.notify_all();
+        return;
+    case message_kind::init_failed: {
+        auto [type, text] = decode_failure(m);
+        auto failure = std::make_exception_ptr(start_error(fmt::format(
+            "worker {} could not start: its initializer '{}' raised {}: {}", w.pid, options_.initializer, type, text)));
+        reap(w, true);
+        remove_worker(w);
+        break_pool(failure);
+        return;
+    }
+    case message_kind::result:
+    case message_kind::failure: {
+        if (w.sent == 0 || w.in_flight.front()->id != m.id) {
+            lose_worker(w, "answered a task it was not running", false);
+            return;
+        }
+        auto task = std::move(w.in_flight.front());
+        w.in_flight.pop_front();
+        --w.sent;
+        if (!w.in_flight.empty()) w.in_flight.front()->started = clock::now();
+        ++stats_.tasks_completed;
+        if (m.kind == message_kind::result) {
+            std::vector<std::byte> bytes(m.payload().begin(), m.payload().end());
+            task->state->finish(task_status::succeeded, nullptr, std::move(bytes), std::exchange(m.fds, {}), m.tag);
+        } else {
+            std::exception_ptr failure;
+            try {
+                auto [type, text] = decode_failure(m);
+                failure = type == "strata::usage_error"
+                              ? std::make_exception_ptr(usage_error(text))
+                              : std::make_exception_ptr(remote_error(task->name, w.pid, type, text));
+            } catch (const std::exception& e) {
+                failure = std::make_exception_ptr(
+                    remote_error(task->name, w.pid, "strata::protocol_error", e.what()));
+            }
+            task->state->finish(task_status::failed, failure);
+        }
+        return;
+    }
+    default: lose_worker(w, "sent a message only a parent sends", false);
+    }
+}
+
+int pool_core::reap(worker_process& w, bool block) {
+    int status = 0;
+    const pid_t result = STRATA_RETRY(::waitpid(w.pid, &status, block ? 0 : WNOHANG));
+    return result == w.pid ? status : -1;
+}
+
+void pool_core::remove_worker(worker_process& w) {
+    ::close(w.channel);
+    if (w.pidfd >= 0) ::close(w.pidfd);
+    std::erase_if(workers_, [&](const auto& p) { return p.get() == &w; });
+}
+
+void pool_core::lose_worker(worker_process& w, const std::string& how_if_unknown, bool timed_out) {
+    const pid_t pid = w.pid;
+    int status = -1;
+    if (!timed_out) {
+        // A worker whose channel closed is normally on its way out: give it a
+        // moment, so the report says how it really ended.
+        pollfd exit_watch{w.pidfd, POLLIN, 0};
+        ::poll(&exit_watch, 1, 200);
+        status = reap(w, false);
+    }
+    std::string how;
+    if (status != -1) {
+        how = describe_exit(status);
+    } else {
+        ::kill(pid, SIGKILL);
+        reap(w, true);
+        how = how_if_unknown.empty() ? "was killed" : how_if_unknown;
+    }
+    if (!w.ready) {
+        // Died before it could say hello: it could not start.
+        auto failure = std::make_exception_ptr(start_error(fmt::format("worker {} {} before it started", pid, how)));
+        remove_worker(w);
+        break_pool(failure);
+        return;
+    }
+    auto in_flight = std::move(w.in_flight);
+    const std::size_t sent = w.sent;
+    remove_worker(w);
+    if (sent > 0) {
+        auto running = std::move(in_flight.front());
+        in_flight.pop_front();
+        ++stats_.workers_lost;
+        ++stats_.tasks_completed;
+        std::exception_ptr failure =
+            timed_out ? std::make_exception_ptr(task_timeout(running->name, static_cast<int>(pid), options_.timeout))
+                      : std::make_exception_ptr(worker_lost(running->name, static_cast<int>(pid), how));
+        running->state->finish(task_status::failed, failure);
+    }
+    // The ones queued behind it never started: back to the front of the queue.
+    for (auto it = in_flight.rbegin(); it != in_flight.rend(); ++it) {
+        (*it)->started = {};
+        pending_.push_front(std::move(*it));
+    }
+}
+
+void pool_core::retire_finished_workers() {
+    if (options_.max_tasks_per_child == 0) return;
+    for (std::size_t i = 0; i < workers_.size();) {
+        auto& w = *workers_[i];
+        if (w.ready && w.assigned >= options_.max_tasks_per_child && w.in_flight.empty()) {
+            send_one(w.channel, packet_part(message_kind::stop, 0, 0, {}, {}, {}), true);
+            reap(w, true);
+            remove_worker(w);
+            continue;
+        }
+        ++i;
+    }
+}
+
+void pool_core::break_pool(std::exception_ptr failure) {
+    if (!broken_) broken_ = failure;
+    started_.notify_all();
+    fail_everything(failure);
+}
+
+void pool_core::fail_everything(std::exception_ptr failure) {
+    auto fail = [&](const std::shared_ptr<task_record>& task) {
+        task->state->finish(failure ? task_status::failed : task_status::cancelled, failure);
+    };
+    for (auto& task : pending_) fail(task);
+    pending_.clear();
+    if (!failure) {  // terminating: in-flight tasks end too
+        for (auto& w : workers_) {
+            for (auto& task : w->in_flight) fail(task);
+            w->in_flight.clear();
+            w->sent = 0;
+        }
+    }
+}
+
+void pool_core::shut_down_workers(bool forceful) {
+    for (auto& w : workers_) {
+        if (forceful) {
+            ::kill(w->pid, SIGTERM);
+        } else {
+            send_one(w->channel, packet_part(message_kind::stop, 0, 0, {}, {}, {}), false);
+        }
+    }
+    // Wait for them to go, then insist.
+    const auto deadline = clock::now() + (forceful ? grace_period : 5 * grace_period);
+    while (!workers_.empty()) {
+        for (std::size_t i = 0; i < workers_.size();) {
+            if (reap(*workers_[i], false) != -1) {
+                remove_worker(*workers_[i]);
+                continue;
+            }
+            ++i;
+        }
+        if (workers_.empty()) break;
+        if (clock::now() >= deadline) {
+            for (auto& w : workers_) ::kill(w->pid, SIGKILL);
+            for (auto& w : workers_) reap(*w, true);
+            while (!workers_.empty()) remove_worker(*workers_.front());
+            break;
+        }
+        std::vector<pollfd> exits;
+        for (auto& w : workers_) exits.push_back({w->pidfd, POLLIN, 0});
+        ::poll(exits.data(), exits.size(), 20);
+    }
+}
+
+}  // namespace strata::detail
+
+namespace strata {
+
+pool::pool(pool_options options) {
+    auto core = std::shared_ptr<detail::pool_core>(new detail::pool_core(std::move(options)));
+    core->self_reference_ = core;
+    core_ = std::move(core);
+}
+
+pool::~pool() {
+    if (core_) {
+        core_->close();
+        core_->join();
+    }
+}
+
+pool::pool(pool&&) noexcept = default;
+pool& pool::operator=(pool&& other) noexcept {
+    if (this != &other) {
+        if (core_) {
+            core_->close();
+            core_->join();
+        }
+        core_ = std::move(other.core_);
+    }
+    return *this;
+}
+
+unsigned pool::size() const noexcept { return core_ ? core_->size() : 0; }
+pool_stats pool::stats() const { return core_->stats(); }
+std::vector<int> pool::worker_pids() const { return core_->worker_pids(); }
+void pool::close() { core_->close(); }
+void pool::join() { core_->join(); }
+void pool::terminate() { core_->terminate(); }
+
+std::size_t pool::auto_chunksize(std::size_t items) const noexcept {
+    const std::size_t chunks = 4 * static_cast<std::size_t>(size());
+    return std::max<std::size_t>(1, (items + chunks - 1) / chunks);
+}
+
+std::shared_ptr<detail::future_state> pool::submit_encoded(submission kind, std::string_view name, writer payload) {
+    if (!core_) throw usage_error("this pool was moved from");
+    const auto wire = kind == run_one     ? detail::message_kind::run
+                      : kind == run_chunk ? detail::message_kind::run_chunk
+                                          : detail::message_kind::run_star_chunk;
+    return core_->submit(wire, name, std::move(payload));
+}
+
+void pool::check_call(std::string_view name, std::uint64_t result_tag, const std::type_info& result_type,
+                      std::uint64_t argument_tag, const std::type_info& argument_types) const {
+    const detail::task_entry* entry = detail::find_task(name);
+    if (entry == nullptr) {
+        const auto names = detail::task_names();
+        throw usage_error(fmt::format("unknown task '{}'; registered tasks: {}", name,
+                                      names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+    }
+    if (entry->result_tag != result_tag) {
+        throw usage_error(fmt::format("task '{}' returns {}, not {}", name, entry->result_type,
+                                      detail::type_name(result_type)));
+    }
+    if (entry->argument_tag != argument_tag) {
+        throw usage_error(fmt::format("task '{}' takes {}, not {}", name, entry->argument_types,
+                                      detail::type_name(argument_types)));
+    }
+}
+
+}  // namespace strata

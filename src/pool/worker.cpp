@@ -1,0 +1,163 @@
+// The worker side of the pool: run tasks by name, send back results or failures.
+#include "worker.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <typeinfo>
+
+#include "message.hpp"
+#include "strata/pool.hpp"
+#include "strata/task.hpp"
+
+namespace strata::detail {
+
+namespace {
+
+[[noreturn]] void leave(int code) noexcept {
+    std::fflush(nullptr);  // what tasks printed; inherited parent buffers were flushed before fork
+    ::_exit(code);
+}
+
+void send_or_leave(int channel, const packet_part& part) {
+    if (send_one(channel, part, true) != send_status::sent) leave(0);  // parent gone
+}
+
+std::vector<std::byte> failure_payload(const std::string& type, const std::string& text) {
+    writer w;
+    w.put(type);
+    w.put(text);
+    return std::move(w.bytes());
+}
+
+void send_failure(int channel, message_kind kind, std::uint64_t id, const std::string& type, const std::string& text) {
+    send_or_leave(channel, packet_part(kind, id, 0, {}, failure_payload(type, text), {}));
+}
+
+// Runs `body`; reports an exception it throws as a failure of task `id`.
+template <class Body>
+bool run_guarded(int channel, message_kind failure_kind, std::uint64_t id, Body&& body) {
+    try {
+        body();
+        return true;
+    } catch (const std::exception& e) {
+        send_failure(channel, failure_kind, id, type_name(typeid(e)), e.what());
+    } catch (...) {
+        send_failure(channel, failure_kind, id, "unknown exception type", "(not derived from std::exception)");
+    }
+    return false;
+}
+
+void serve(int channel, message& m) {
+    const task_entry* entry = nullptr;
+    const bool known = run_guarded(channel, message_kind::failure, m.id, [&] {
+        entry = find_task(m.name);
+        if (entry == nullptr) {
+            throw usage_error("no task named '" + m.name + "' is registered in the worker program");
+        }
+    });
+    if (!known) return;
+
+    writer out;
+    const bool ok = run_guarded(channel, message_kind::failure, m.id, [&] {
+        // The reader takes the descriptors it decodes; the message closes the rest.
+        reader in(m.payload().data(), m.payload().size(), &m.fds);
+        if (m.kind == message_kind::run) {
+            entry->invoke(*entry, in, out);
+        } else {
+            entry->invoke_chunk(*entry, in, out, m.kind == message_kind::run_star_chunk);
+        }
+    });
+    if (!ok) return;
+    const std::uint64_t tag = m.kind == message_kind::run ? entry->result_tag : entry->chunk_result_tag;
+    send_or_leave(channel, packet_part(message_kind::result, m.id, tag, {}, std::move(out.bytes()), out.release_fds()));
+}
+
+}  // namespace
+
+void worker_main(int channel, pid_t parent, const std::string& initializer) noexcept {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) leave(0);  // the parent died before we could ask
+    // A forked worker must not run the parent's signal handlers (a test
+    // framework's crash reporter, say): default actions, except that Ctrl-C
+    // belongs to the parent.
+    for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
+        if (signal_number != SIGKILL && signal_number != SIGSTOP) ::signal(signal_number, SIG_DFL);
+    }
+    ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGPIPE, SIG_IGN);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::fcntl(channel, F_SETFD, FD_CLOEXEC);
+
+    try {
+        if (!initializer.empty()) {
+            const bool ok = run_guarded(channel, message_kind::init_failed, 0, [&] {
+                const task_entry* entry = find_task(initializer);
+                if (entry == nullptr) throw usage_error("no task named '" + initializer + "' (the initializer)");
+                reader none(nullptr, 0);
+                writer ignored;
+                entry->invoke(*entry, none, ignored);
+            });
+            if (!ok) leave(1);
+        }
+        send_or_leave(channel, packet_part(message_kind::hello, static_cast<std::uint64_t>(::getpid()), 0, {}, {}, {}));
+
+        while (true) {
+            received packet = receive_packet(channel, true);
+            if (packet.state != received::status::ok) leave(0);  // parent closed the channel
+            for (auto& m : packet.messages) {
+                switch (m.kind) {
+                case message_kind::run:
+                case message_kind::run_chunk:
+                case message_kind::run_star_chunk: serve(channel, m); break;
+                case message_kind::stop: leave(0);
+                default: leave(3);  // not something a parent sends
+                }
+            }
+        }
+    } catch (...) {
+        leave(3);  // a malformed packet or a broken channel: nothing sensible to do
+    }
+}
+
+bool spawned_as_worker() noexcept { return std::getenv(worker_channel_variable) != nullptr; }
+
+}  // namespace strata::detail
+
+namespace strata {
+
+void serve_if_worker() {
+    const char* channel = std::getenv(detail::worker_channel_variable);
+    const char* parent = std::getenv(detail::worker_parent_variable);
+    if (channel == nullptr || parent == nullptr) return;
+    const char* initializer = std::getenv(detail::worker_initializer_variable);
+    const std::string init = initializer != nullptr ? initializer : "";
+    const int fd = std::atoi(channel);
+    const pid_t parent_pid = static_cast<pid_t>(std::atol(parent));
+    ::unsetenv(detail::worker_channel_variable);
+    ::unsetenv(detail::worker_parent_variable);
+    ::unsetenv(detail::worker_initializer_variable);
+    detail::worker_main(fd, parent_pid, init);
+}
+
+unsigned thread_count() {
+    unsigned count = 0;
+    if (DIR* tasks = ::opendir("/proc/self/task")) {
+        while (const dirent* entry = ::readdir(tasks)) {
+            if (entry->d_name[0] != '.') ++count;
+        }
+        ::closedir(tasks);
+    }
+    return count;
+}
+
+}  // namespace strata

@@ -1,0 +1,332 @@
+// Pool: the documented behaviour of strata::pool, over fork and spawn and
+// one or two workers, each test ending with a leak check.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <numeric>
+#include <ranges>
+#include <set>
+#include <thread>
+
+#include "strata/detail/fault_injection.hpp"
+#include "support/leaks.hpp"
+#include "tasks.hpp"
+
+using namespace pool_tasks;
+using strata::pool;
+using strata::pool_options;
+using strata::start_method;
+
+namespace {
+
+struct configuration {
+    start_method start;
+    unsigned processes;
+    const char* label;
+};
+
+const configuration configurations[] = {
+    {start_method::fork, 1, "fork.1worker"},
+    {start_method::fork, 2, "fork.2workers"},
+    {start_method::spawn, 1, "spawn.1worker"},
+    {start_method::spawn, 2, "spawn.2workers"},
+};
+
+template <class Body>
+void for_each_configuration(Body&& body) {
+    for (const auto& config : configurations) {
+        CAPTURE(config.label);
+        strata::test::leak_check snapshot;
+        {
+            pool workers({.processes = config.processes, .start = config.start});
+            body(workers);
+        }
+        CHECK_NO_LEAKS(snapshot);
+    }
+}
+
+template <class Exception, class Future>
+Exception failure_of(const Future& f) {
+    try {
+        f.get();
+    } catch (const Exception& e) {
+        return e;
+    }
+    FAIL("the task did not fail with the expected exception type");
+    throw std::logic_error("unreachable");
+}
+
+}  // namespace
+
+TEST_CASE("Pool.Submit.returns each task's result") {
+    for_each_configuration([](pool& workers) {
+        auto f = workers.submit(square, std::int64_t{12});
+        CHECK(f.get() == 144);
+        CHECK(f.get() == 144);  // get() may be repeated
+        CHECK(f.ready());
+        CHECK(workers.apply(add, std::int64_t{40}, std::int64_t{2}) == 42);
+        workers.submit(nothing).get();
+    });
+}
+
+TEST_CASE("Pool.Map.returns results in item order for every chunk size") {
+    for_each_configuration([](pool& workers) {
+        std::vector<std::int64_t> items(1000);
+        std::iota(items.begin(), items.end(), -500);
+        std::vector<std::int64_t> expected;
+        for (auto x : items) expected.push_back(x * x);
+        for (std::size_t chunksize : {0, 1, 7, 1000, 5000}) {
+            CAPTURE(chunksize);
+            CHECK(workers.map(square, items, chunksize) == expected);
+        }
+        CHECK(workers.map(square, std::vector<std::int64_t>{}).empty());
+        CHECK(workers.map(square, std::views::iota(std::int64_t{0}, std::int64_t{5})) ==
+              std::vector<std::int64_t>{0, 1, 4, 9, 16});
+    });
+}
+
+TEST_CASE("Pool.Starmap.unpacks argument tuples") {
+    for_each_configuration([](pool& workers) {
+        std::vector<std::tuple<std::int64_t, std::int64_t>> pairs{{1, 2}, {3, 4}, {-5, 5}};
+        CHECK(workers.starmap(add, pairs) == std::vector<std::int64_t>{3, 7, 0});
+        CHECK(workers.starmap_async(add, pairs, 1).get() == std::vector<std::int64_t>{3, 7, 0});
+    });
+}
+
+TEST_CASE("Pool.Imap.streams results in order, imap_unordered in any order") {
+    for_each_configuration([](pool& workers) {
+        std::vector<std::int64_t> seen;
+        for (std::int64_t value : workers.imap(square, std::views::iota(std::int64_t{0}, std::int64_t{300}), 7)) {
+            seen.push_back(value);
+        }
+        REQUIRE(seen.size() == 300);
+        for (std::int64_t i = 0; i < 300; ++i) CHECK(seen[static_cast<std::size_t>(i)] == i * i);
+
+        std::multiset<std::int64_t> unordered;
+        for (std::int64_t value : workers.imap_unordered(square, std::views::iota(std::int64_t{0}, std::int64_t{100}))) {
+            unordered.insert(value);
+        }
+        std::multiset<std::int64_t> expected;
+        for (std::int64_t i = 0; i < 100; ++i) expected.insert(i * i);
+        CHECK(unordered == expected);
+    });
+}
+
+TEST_CASE("Pool.Codec.strings, vectors, maps, tuples and user structs cross intact") {
+    for_each_configuration([](pool& workers) {
+        const point p{5, 0.25, "p"};
+        const auto result = workers.apply(describe, std::string("name"), std::vector<double>{1.5, 2.5},
+                                          std::map<std::string, int>{{"a", 1}, {"b", 2}},
+                                          std::tuple<int, std::string>{10, "ten"}, p);
+        CHECK(result == point{18, 4.25, "name/ten/p"});
+
+        std::vector<std::int64_t> big(300'000);  // larger than a packet: travels in a memfd
+        std::iota(big.begin(), big.end(), 1);
+        CHECK(workers.apply(big_echo, big) == big);
+    });
+}
+
+TEST_CASE("Pool.SharedMemory.buffers travel by descriptor, both ways") {
+    for_each_configuration([](pool& workers) {
+        strata::shared_array<std::int64_t> numbers(1000);
+        CHECK(workers.apply(fill_buffer, numbers, std::int64_t{7}) == 1000);
+        CHECK(std::all_of(numbers.begin(), numbers.end(), [](auto n) { return n == 7; }));
+
+        const auto made = workers.apply(make_buffer, std::int64_t{100});
+        REQUIRE(made.size() == 100);
+        CHECK(made[99] == 297);
+
+        strata::shared_value<std::int64_t> counter(0);
+        std::vector<strata::future<void>> futures;
+        for (int i = 0; i < 8; ++i) futures.push_back(workers.submit(count_up, counter, 500));
+        for (auto& f : futures) f.get();
+        CHECK(counter.get() == 4000);
+    });
+}
+
+TEST_CASE("Pool.Failure.an exception becomes remote_error and the pool goes on") {
+    for_each_configuration([](pool& workers) {
+        auto f = workers.submit(fail_with, std::string("bad input 42"));
+        const auto e = failure_of<strata::remote_error>(f);
+        CHECK(e.type_name() == "std::invalid_argument");
+        CHECK(e.message() == "bad input 42");
+        CHECK(e.task_name() == "fail_with");
+        const auto pids = workers.worker_pids();
+        CHECK(std::find(pids.begin(), pids.end(), e.worker_pid()) != pids.end());
+        CHECK(std::string(e.what()).find("bad input 42") != std::string::npos);
+        CHECK(f.failed());
+        CHECK(workers.apply(square, std::int64_t{3}) == 9);
+        CHECK(workers.stats().workers_lost == 0);
+    });
+}
+
+TEST_CASE("Pool.Failure.a dying worker fails only its task with worker_lost and is replaced") {
+    for_each_configuration([](pool& workers) {
+        const auto before = workers.stats().workers_started;
+        auto lost = failure_of<strata::worker_lost>(workers.submit(crash_abort));
+        CHECK(lost.how().find("signal 6") != std::string::npos);
+        CHECK(lost.task_name() == "crash_abort");
+
+        lost = failure_of<strata::worker_lost>(workers.submit(crash_exit, 3));
+        CHECK(lost.how() == "exited with code 3");
+
+        lost = failure_of<strata::worker_lost>(workers.submit(crash_signal, SIGKILL));
+        CHECK(lost.how().find("signal 9") != std::string::npos);
+
+        CHECK(workers.stats().workers_lost == 3);
+        CHECK(workers.stats().workers_started == before + 3);
+        CHECK(workers.worker_pids().size() == workers.size());
+        CHECK(workers.apply(square, std::int64_t{4}) == 16);
+    });
+}
+
+TEST_CASE("Pool.Failure.a crash inside a map fails one chunk; map reports the first failed item's chunk") {
+    for_each_configuration([](pool& workers) {
+        std::vector<std::int64_t> items{1, 2, -3, 4, 5, -6, 7, 8};
+        auto all = workers.map_async(fail_if_negative, items, 2);
+        const auto e = failure_of<strata::remote_error>(all);
+        CHECK(e.message() == "negative: -3");
+        // Items after the failure still ran: the pool is free and healthy.
+        CHECK(workers.map(fail_if_negative, std::vector<std::int64_t>{1, 2, 3}) == std::vector<std::int64_t>{1, 2, 3});
+    });
+}
+
+TEST_CASE("Pool.Timeout.a task over its limit fails with task_timeout; its worker is replaced") {
+    strata::test::leak_check snapshot;
+    {
+        pool workers({.processes = 2, .timeout = std::chrono::milliseconds(300)});
+        auto slow = workers.submit(sleep_ms, 10'000);
+        auto quick = workers.submit(sleep_ms, 10);
+        const auto e = failure_of<strata::task_timeout>(slow);
+        CHECK(e.limit() == std::chrono::milliseconds(300));
+        CHECK(e.task_name() == "sleep_ms");
+        CHECK(quick.get() == 10);
+        CHECK(workers.apply(square, std::int64_t{5}) == 25);
+        CHECK(workers.stats().workers_lost == 1);
+    }
+    CHECK_NO_LEAKS(snapshot);
+}
+
+TEST_CASE("Pool.Misuse.errors are typed and say what is wrong") {
+    strata::test::leak_check snapshot;
+    {
+        pool workers({.processes = 1});
+        CHECK_THROWS_WITH_AS(workers.submit<int>("no_such_task"), doctest::Contains("unknown task 'no_such_task'"),
+                             strata::usage_error);
+        CHECK_THROWS_WITH_AS(workers.submit<double>("square", std::int64_t{2}),
+                             doctest::Contains("task 'square' returns long, not double"), strata::usage_error);
+        CHECK_THROWS_WITH_AS(workers.submit<std::int64_t>("square", 2), doctest::Contains("task 'square' takes"),
+                             strata::usage_error);
+        CHECK(workers.submit<std::int64_t>("square", std::int64_t{9}).get() == 81);
+
+        // Cancel works while a task waits for a worker, not once it runs.
+        auto running = workers.submit(sleep_ms, 300);
+        auto waiting = workers.submit(sleep_ms, 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        CHECK(waiting.cancel());
+        CHECK(waiting.cancelled());
+        CHECK_FALSE(running.cancel());
+        CHECK_THROWS_WITH_AS(waiting.get(), doctest::Contains("was cancelled"), strata::usage_error);
+        CHECK(running.get() == 300);
+
+        CHECK_THROWS_AS(workers.join(), strata::usage_error);  // join before close
+        workers.close();
+        CHECK_THROWS_WITH_AS(workers.submit(square, std::int64_t{1}), doctest::Contains("the pool is closed"),
+                             strata::usage_error);
+        workers.join();
+    }
+    CHECK_NO_LEAKS(snapshot);
+    CHECK_THROWS_AS(strata::future<int>().get(), strata::usage_error);
+}
+
+TEST_CASE("Pool.StartMethod.fork is refused in a multi-threaded process; automatic then spawns") {
+    std::atomic<bool> stop{false};
+    std::thread other([&] {
+        while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    });
+    CHECK_THROWS_WITH_AS(pool({.processes = 1, .start = start_method::fork}),
+                         doctest::Contains("start method 'fork' refused"), strata::usage_error);
+    {
+        pool workers({.processes = 1});
+        CHECK(workers.apply(square, std::int64_t{6}) == 36);
+    }
+    stop = true;
+    other.join();
+}
+
+TEST_CASE("Pool.Initializer.runs once in each worker; a failing one stops the pool from starting") {
+    for (const auto start : {start_method::fork, start_method::spawn}) {
+        strata::test::leak_check snapshot;
+        {
+            pool workers({.processes = 2, .initializer = "set_initialised", .start = start});
+            CHECK(workers.apply(read_initialised) == 42);
+        }
+        CHECK_THROWS_WITH_AS(pool({.processes = 2, .initializer = "failing_initializer", .start = start}),
+                             doctest::Contains("raised std::runtime_error: no database"), strata::start_error);
+        CHECK_NO_LEAKS(snapshot);
+    }
+}
+
+TEST_CASE("Pool.MaxTasksPerChild.replaces a worker after its quota") {
+    strata::test::leak_check snapshot;
+    {
+        pool workers({.processes = 1, .max_tasks_per_child = 2});
+        std::set<int> pids;
+        for (int i = 0; i < 6; ++i) pids.insert(workers.apply(worker_pid));
+        CHECK(pids.size() == 3);
+    }
+    CHECK_NO_LEAKS(snapshot);
+}
+
+TEST_CASE("Pool.Wait.as_completed and wait report completion order") {
+    pool workers({.processes = 2});
+    std::vector<strata::future<int>> futures;
+    futures.push_back(workers.submit(sleep_ms, 400));
+    futures.push_back(workers.submit(sleep_ms, 10));
+    const auto first = strata::wait(futures, strata::return_when::first_completed);
+    CHECK(first.done == std::vector<std::size_t>{1});
+    CHECK(first.not_done == std::vector<std::size_t>{0});
+    CHECK(strata::as_completed(futures) == std::vector<std::size_t>{1, 0});
+
+    std::vector<strata::future<std::int64_t>> mixed;
+    mixed.push_back(workers.submit(fail_if_negative, std::int64_t{-1}));
+    mixed.push_back(workers.submit(fail_if_negative, std::int64_t{1}));
+    const auto result = strata::wait(mixed, strata::return_when::first_exception);
+    CHECK(std::find(result.done.begin(), result.done.end(), 0u) != result.done.end());
+    int visited = 0;
+    strata::as_completed(mixed, [&](strata::future<std::int64_t>&) { ++visited; });
+    CHECK(visited == 2);
+    const auto timed = strata::wait(std::vector{workers.submit(sleep_ms, 500)}, strata::return_when::all_completed,
+                                    std::chrono::milliseconds(20));
+    CHECK(timed.not_done.size() == 1);
+}
+
+TEST_CASE("Pool.Terminate.kills workers now and cancels what is left") {
+    strata::test::leak_check snapshot;
+    {
+        pool workers({.processes = 1});
+        auto running = workers.submit(sleep_ms, 5000);
+        auto waiting = workers.submit(sleep_ms, 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        const auto start = std::chrono::steady_clock::now();
+        workers.terminate();
+        CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+        CHECK(running.cancelled());
+        CHECK(waiting.cancelled());
+    }
+    CHECK_NO_LEAKS(snapshot);
+}
+
+TEST_CASE("Pool.FaultInjection.fork and memfd failures are clear errors, not hangs") {
+    strata::test::leak_check snapshot;
+    strata::detail::inject_failure(strata::detail::injectable::fork, EAGAIN);
+    CHECK_THROWS_WITH_AS(pool({.processes = 1, .start = start_method::fork}),
+                         doctest::Contains("fork failed: Resource temporarily unavailable"), strata::start_error);
+    strata::detail::inject_failure(strata::detail::injectable::memfd_create, EMFILE);
+    CHECK_THROWS_WITH_AS(strata::shared_buffer(4096), doctest::Contains("memfd_create"), std::system_error);
+    CHECK_NO_LEAKS(snapshot);
+}

@@ -1,0 +1,73 @@
+// Tasks the pool tests run, registered in the test program (so spawned
+// workers, which run this same program, have them too).
+#pragma once
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "strata/strata.hpp"
+
+namespace pool_tasks {
+
+struct point {
+    std::int32_t x = 0;
+    double y = 0;
+    std::string label;
+    auto fields() { return std::tie(x, y, label); }
+    bool operator==(const point&) const = default;
+};
+
+inline int initialised_value = 0;
+
+STRATA_TASK(square, [](std::int64_t x) { return x * x; });
+STRATA_TASK(add, [](std::int64_t a, std::int64_t b) { return a + b; });
+STRATA_TASK(nothing, [] {});
+STRATA_TASK(worker_pid, [] { return static_cast<std::int32_t>(::getpid()); });
+STRATA_TASK(fail_with, [](std::string message) -> int { throw std::invalid_argument(message); });
+STRATA_TASK(fail_if_negative, [](std::int64_t x) {
+    if (x < 0) throw std::domain_error("negative: " + std::to_string(x));
+    return x;
+});
+STRATA_TASK(crash_abort, [] { std::abort(); });
+STRATA_TASK(crash_exit, [](int code) { ::_exit(code); });
+STRATA_TASK(crash_signal, [](int signal_number) { ::raise(signal_number); });
+STRATA_TASK(sleep_ms, [](int ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return ms;
+});
+STRATA_TASK(describe, [](std::string name, std::vector<double> values, std::map<std::string, int> counts,
+                         std::tuple<int, std::string> pair, point p) {
+    double total = 0;
+    for (double v : values) total += v;
+    int count_total = 0;
+    for (const auto& [key, count] : counts) count_total += count;
+    return point{p.x + std::get<0>(pair) + count_total, p.y + total, name + "/" + std::get<1>(pair) + "/" + p.label};
+});
+STRATA_TASK(fill_buffer, [](strata::shared_array<std::int64_t> numbers, std::int64_t value) {
+    for (auto& n : numbers) n = value;
+    return static_cast<std::int64_t>(numbers.size());
+});
+STRATA_TASK(make_buffer, [](std::int64_t count) {
+    strata::shared_array<std::int64_t> numbers(static_cast<std::size_t>(count));
+    for (std::int64_t i = 0; i < count; ++i) numbers[static_cast<std::size_t>(i)] = i * 3;
+    return numbers;
+});
+STRATA_TASK(count_up, [](strata::shared_value<std::int64_t> counter, int times) {
+    for (int i = 0; i < times; ++i) counter.update([](std::int64_t& c) { ++c; });
+});
+STRATA_TASK(set_initialised, [] { initialised_value = 42; });
+STRATA_TASK(failing_initializer, [] { throw std::runtime_error("no database"); });
+STRATA_TASK(read_initialised, [] { return initialised_value; });
+STRATA_TASK(big_echo, [](std::vector<std::int64_t> values) { return values; });
+
+}  // namespace pool_tasks
