@@ -10,6 +10,7 @@
 
 #include "command.hpp"
 #include "strata/error.hpp"
+#include "strata/pool.hpp"
 #include "strata/version.hpp"
 #include "suggest.hpp"
 
@@ -53,6 +54,7 @@ int usage_error(const CLI::App& app, const CLI::ParseError& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    strata::serve_if_worker();  // a spawned pool worker serves tasks and never returns
     CLI::App app{"strata: filter and convert images in parallel, strip by strip, in worker processes.",
                  "strata"};
     app.set_version_flag("--version", fmt::format("strata {}", strata::version()),

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -291,6 +292,58 @@ received receive_packet(int socket, bool wait) {
     }
     result.messages = parse_packet({buffer.data(), static_cast<std::size_t>(n)}, std::move(fds));
     result.state = received::status::ok;
+    return result;
+}
+
+received receive_waiting(int socket) {
+    constexpr std::size_t batch = 32;
+    struct slot {
+        std::vector<std::byte> buffer = std::vector<std::byte>(max_packet + 1);
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 253)];
+        iovec piece{};
+    };
+    thread_local std::vector<slot> slots(batch);
+    std::array<mmsghdr, batch> headers{};
+    for (std::size_t i = 0; i < batch; ++i) {
+        slots[i].piece = {slots[i].buffer.data(), slots[i].buffer.size()};
+        headers[i].msg_hdr.msg_iov = &slots[i].piece;
+        headers[i].msg_hdr.msg_iovlen = 1;
+        headers[i].msg_hdr.msg_control = slots[i].control;
+        headers[i].msg_hdr.msg_controllen = sizeof slots[i].control;
+    }
+    const int count = STRATA_RETRY(::recvmmsg(socket, headers.data(), batch, MSG_CMSG_CLOEXEC | MSG_DONTWAIT, nullptr));
+    received result;
+    result.state = received::status::ok;
+    if (count < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return result;
+        if (errno == ECONNRESET) {
+            result.state = received::status::closed;
+            return result;
+        }
+        throw std::system_error(errno, std::generic_category(), "recvmmsg on a strata channel");
+    }
+    for (int i = 0; i < count; ++i) {
+        msghdr& header = headers[static_cast<std::size_t>(i)].msg_hdr;
+        const auto length = headers[static_cast<std::size_t>(i)].msg_len;
+        std::vector<int> fds;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr; c = CMSG_NXTHDR(&header, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                const auto* data = reinterpret_cast<const int*>(CMSG_DATA(c));
+                fds.insert(fds.end(), data, data + n);
+            }
+        }
+        if (length == 0 && fds.empty()) {  // end of stream after the packets before it
+            result.state = received::status::closed;
+            return result;
+        }
+        if ((header.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
+            close_all(fds);
+            throw protocol_error("packet larger than the channel allows");
+        }
+        auto messages = parse_packet({slots[static_cast<std::size_t>(i)].buffer.data(), length}, std::move(fds));
+        for (auto& m : messages) result.messages.push_back(std::move(m));
+    }
     return result;
 }
 

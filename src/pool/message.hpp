@@ -90,6 +90,10 @@ struct received {
 /// when the packet is malformed (the peer is not a well-behaved strata peer).
 received receive_packet(int socket, bool wait);
 
+/// Receives every packet waiting (up to 32, one system call) without
+/// blocking; messages in order. State: ok (maybe no messages), closed.
+received receive_waiting(int socket);
+
 /// Parses the messages of one packet (exposed for fuzzing). Takes ownership
 /// of `fds` (closed if the packet is rejected).
 std::vector<message> parse_packet(std::span<const std::byte> bytes, std::vector<int> fds);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -134,6 +135,7 @@ private:
     std::uint64_t next_id_ = 1;
     pool_stats stats_;
     int wake_fd_ = -1;
+    std::atomic<bool> dispatcher_asleep_{false};  ///< in poll(): a submit must wake it
     std::thread dispatcher_;
     bool joined_ = false;
     std::mutex join_mutex_;
@@ -220,7 +222,8 @@ std::shared_ptr<future_state> pool_core::submit(message_kind kind, std::string_v
         };
         pending_.push_back(std::move(record));
     }
-    wake();
+    // The dispatcher looks at the queue before it sleeps; wake it only if it sleeps.
+    if (dispatcher_asleep_.exchange(false)) wake();
     return state;
 }
 
@@ -316,9 +319,11 @@ void pool_core::dispatch() {
             wait_ms = static_cast<int>(std::clamp<long long>(left, 0, INT_MAX));
         }
 
+        dispatcher_asleep_ = true;
         lock.unlock();
         const int ready = ::poll(watched.data(), watched.size(), wait_ms);
         lock.lock();
+        dispatcher_asleep_ = false;
         if (ready < 0 && errno != EINTR) break;
 
         if (watched[0].revents != 0) {
@@ -496,23 +501,23 @@ void pool_core::flush(worker_process& w) {
 }
 
 void pool_core::receive(worker_process& w) {
-    for (int round = 0; round < 64; ++round) {
-        received packet;
+    for (int round = 0; round < 8; ++round) {
+        received packets;
         try {
-            packet = receive_packet(w.channel, false);
+            packets = receive_waiting(w.channel);
         } catch (const std::exception& e) {
             lose_worker(w, fmt::format("sent a malformed message ({})", e.what()), false);
             return;
         }
-        if (packet.state == received::status::would_block) return;
-        if (packet.state == received::status::closed) {
-            lose_worker(w, "closed its channel", false);
-            return;
-        }
-        for (auto& m : packet.messages) {
+        for (auto& m : packets.messages) {
             handle_message(w, m);
             if (std::none_of(workers_.begin(), workers_.end(), [&](const auto& p) { return p.get() == &w; })) return;
         }
+        if (packets.state == received::status::closed) {
+            lose_worker(w, "closed its channel", false);
+            return;
+        }
+        if (packets.messages.empty()) return;
     }
 }
 
