@@ -5,5 +5,6 @@
 #include "strata/error.hpp"
 #include "strata/image_info.hpp"
 #include "strata/pool.hpp"
+#include "strata/process.hpp"
 #include "strata/shared_memory.hpp"
 #include "strata/version.hpp"

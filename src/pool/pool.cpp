@@ -28,8 +28,6 @@
 #include "syscall.hpp"
 #include "worker.hpp"
 
-extern char** environ;
-
 namespace strata::detail {
 
 namespace {
@@ -110,8 +108,6 @@ private:
 
     // All below run on the dispatcher thread with mutex_ held.
     void launch_worker();
-    pid_t fork_worker(int child_end);
-    pid_t spawn_worker(int child_end);
     void assign_tasks();
     void flush(worker_process& w);
     void receive(worker_process& w);
@@ -377,7 +373,14 @@ void pool_core::launch_worker() {
     }
     pid_t pid = -1;
     try {
-        pid = options_.start == start_method::fork ? fork_worker(ends[1]) : spawn_worker(ends[1]);
+        // Descriptors a forked child must not keep: the other workers' channels.
+        std::vector<int> parent_fds{wake_fd_};
+        for (const auto& w : workers_) {
+            parent_fds.push_back(w->channel);
+            parent_fds.push_back(w->pidfd);
+        }
+        pid = detail::launch_worker(options_.start == start_method::fork, options_.worker_program, ends[1], parent_fds,
+                            options_.initializer, worker_role::pool);
     } catch (...) {
         ::close(ends[0]);
         ::close(ends[1]);
@@ -391,60 +394,6 @@ void pool_core::launch_worker() {
     w->launched = clock::now();
     ++stats_.workers_started;
     workers_.push_back(std::move(w));
-}
-
-pid_t pool_core::fork_worker(int child_end) {
-    // Descriptors the child must not keep: the other workers' channels.
-    std::vector<int> parent_fds{wake_fd_};
-    for (const auto& w : workers_) {
-        parent_fds.push_back(w->channel);
-        parent_fds.push_back(w->pidfd);
-    }
-    std::fflush(nullptr);  // or the child would print the parent's buffered output again
-    const pid_t pid = sys::fork();
-    if (pid < 0) throw start_error(fmt::format("cannot start a worker: fork failed: {}", std::strerror(errno)));
-    if (pid == 0) {
-        for (const int fd : parent_fds) ::close(fd);
-        worker_main(child_end, self_, options_.initializer);
-    }
-    return pid;
-}
-
-pid_t pool_core::spawn_worker(int child_end) {
-    if (const int injected = sys::take_injected_failure(sys::injectable::spawn)) {
-        throw start_error(fmt::format("cannot start worker program {}: {}", options_.worker_program, std::strerror(injected)));
-    }
-    constexpr int channel_fd = 3;
-    int source = child_end;
-    int moved = -1;
-    if (source == channel_fd) {  // dup2 onto itself would keep close-on-exec
-        moved = ::fcntl(source, F_DUPFD_CLOEXEC, 10);
-        source = moved;
-    }
-    std::vector<std::string> variables;
-    for (char** entry = environ; *entry != nullptr; ++entry) {
-        if (std::strncmp(*entry, "STRATA_WORKER_", 14) != 0) variables.emplace_back(*entry);
-    }
-    variables.push_back(fmt::format("{}={}", worker_channel_variable, channel_fd));
-    variables.push_back(fmt::format("{}={}", worker_parent_variable, self_));
-    variables.push_back(fmt::format("{}={}", worker_initializer_variable, options_.initializer));
-    std::vector<char*> envp;
-    for (auto& v : variables) envp.push_back(v.data());
-    envp.push_back(nullptr);
-    std::string program = options_.worker_program;
-    char* argv[] = {program.data(), nullptr};
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, source, channel_fd);
-    pid_t pid = -1;
-    const int result = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (moved >= 0) ::close(moved);
-    if (result != 0) {
-        throw start_error(fmt::format("cannot start worker program {}: {}", program, std::strerror(result)));
-    }
-    return pid;
 }
 
 void pool_core::assign_tasks() {

@@ -4,18 +4,26 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <exception>
 #include <string>
 #include <typeinfo>
 
+#include <fmt/format.h>
+
 #include "message.hpp"
+#include "syscall.hpp"
 #include "strata/pool.hpp"
 #include "strata/task.hpp"
+
+extern char** environ;
 
 namespace strata::detail {
 
@@ -80,18 +88,46 @@ void serve(int channel, message& m) {
     send_or_leave(channel, packet_part(message_kind::result, m.id, tag, {}, std::move(out.bytes()), out.release_fds()));
 }
 
+// A strata::process: one task, then exit 0, or print why and exit 1.
+[[noreturn]] void run_one_and_leave(int channel) {
+    received packet = receive_packet(channel, true);
+    if (packet.state != received::status::ok || packet.messages.empty() ||
+        packet.messages.front().kind != message_kind::run) {
+        leave(0);  // the parent went away before starting us
+    }
+    message& m = packet.messages.front();
+    try {
+        const task_entry* entry = find_task(m.name);
+        if (entry == nullptr) throw usage_error("no task named '" + m.name + "' is registered in this program");
+        reader in(m.payload().data(), m.payload().size(), &m.fds);
+        writer ignored;
+        entry->invoke(*entry, in, ignored);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "strata process %d: task '%s' raised %s: %s\n", static_cast<int>(::getpid()), m.name.c_str(),
+                     type_name(typeid(e)).c_str(), e.what());
+        leave(1);
+    } catch (...) {
+        std::fprintf(stderr, "strata process %d: task '%s' raised an unknown exception\n", static_cast<int>(::getpid()),
+                     m.name.c_str());
+        leave(1);
+    }
+    leave(0);
+}
+
 }  // namespace
 
-void worker_main(int channel, pid_t parent, const std::string& initializer) noexcept {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) leave(0);  // the parent died before we could ask
+void worker_main(int channel, pid_t parent, const std::string& initializer, worker_role role) noexcept {
+    if (role != worker_role::process) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) leave(0);  // the parent died before we could ask
+    }
     // A forked worker must not run the parent's signal handlers (a test
     // framework's crash reporter, say): default actions, except that Ctrl-C
     // belongs to the parent.
     for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
         if (signal_number != SIGKILL && signal_number != SIGSTOP) ::signal(signal_number, SIG_DFL);
     }
-    ::signal(SIGINT, SIG_IGN);
+    if (role == worker_role::pool) ::signal(SIGINT, SIG_IGN);
     ::signal(SIGPIPE, SIG_IGN);
     sigset_t none;
     sigemptyset(&none);
@@ -99,6 +135,7 @@ void worker_main(int channel, pid_t parent, const std::string& initializer) noex
     ::fcntl(channel, F_SETFD, FD_CLOEXEC);
 
     try {
+        if (role != worker_role::pool) run_one_and_leave(channel);
         if (!initializer.empty()) {
             const bool ok = run_guarded(channel, message_kind::init_failed, 0, [&] {
                 const task_entry* entry = find_task(initializer);
@@ -131,6 +168,55 @@ void worker_main(int channel, pid_t parent, const std::string& initializer) noex
 
 bool spawned_as_worker() noexcept { return std::getenv(worker_channel_variable) != nullptr; }
 
+pid_t launch_worker(bool fork, const std::string& program, int child_end, const std::vector<int>& close_in_child,
+                    const std::string& initializer, worker_role role) {
+    const pid_t parent = ::getpid();
+    if (fork) {
+        std::fflush(nullptr);  // or the child would print the parent's buffered output again
+        const pid_t pid = sys::fork();
+        if (pid < 0) throw start_error(fmt::format("cannot start a worker: fork failed: {}", std::strerror(errno)));
+        if (pid == 0) {
+            for (const int fd : close_in_child) ::close(fd);
+            worker_main(child_end, parent, initializer, role);
+        }
+        return pid;
+    }
+    if (const int injected = sys::take_injected_failure(sys::injectable::spawn)) {
+        throw start_error(fmt::format("cannot start worker program {}: {}", program, std::strerror(injected)));
+    }
+    constexpr int channel_fd = 3;
+    int source = child_end;
+    int moved = -1;
+    if (source == channel_fd) {  // dup2 onto itself would keep close-on-exec
+        moved = ::fcntl(source, F_DUPFD_CLOEXEC, 10);
+        source = moved;
+    }
+    std::vector<std::string> variables;
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+        if (std::strncmp(*entry, "STRATA_WORKER_", 14) != 0) variables.emplace_back(*entry);
+    }
+    variables.push_back(fmt::format("{}={}", worker_channel_variable, channel_fd));
+    variables.push_back(fmt::format("{}={}", worker_parent_variable, parent));
+    variables.push_back(fmt::format("{}={}", worker_initializer_variable, initializer));
+    variables.push_back(fmt::format("{}={}", worker_role_variable,
+                                    role == worker_role::pool ? "pool" : role == worker_role::daemon ? "daemon" : "process"));
+    std::vector<char*> envp;
+    for (auto& v : variables) envp.push_back(v.data());
+    envp.push_back(nullptr);
+    std::string path = program;
+    char* argv[] = {path.data(), nullptr};
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, source, channel_fd);
+    pid_t pid = -1;
+    const int result = ::posix_spawn(&pid, path.c_str(), &actions, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (moved >= 0) ::close(moved);
+    if (result != 0) throw start_error(fmt::format("cannot start worker program {}: {}", program, std::strerror(result)));
+    return pid;
+}
+
 }  // namespace strata::detail
 
 namespace strata {
@@ -141,12 +227,18 @@ void serve_if_worker() {
     if (channel == nullptr || parent == nullptr) return;
     const char* initializer = std::getenv(detail::worker_initializer_variable);
     const std::string init = initializer != nullptr ? initializer : "";
+    const char* role_name = std::getenv(detail::worker_role_variable);
+    const std::string role_text = role_name != nullptr ? role_name : "pool";
+    const auto role = role_text == "process" ? detail::worker_role::process
+                      : role_text == "daemon" ? detail::worker_role::daemon
+                                              : detail::worker_role::pool;
     const int fd = std::atoi(channel);
     const pid_t parent_pid = static_cast<pid_t>(std::atol(parent));
     ::unsetenv(detail::worker_channel_variable);
     ::unsetenv(detail::worker_parent_variable);
     ::unsetenv(detail::worker_initializer_variable);
-    detail::worker_main(fd, parent_pid, init);
+    ::unsetenv(detail::worker_role_variable);
+    detail::worker_main(fd, parent_pid, init, role);
 }
 
 unsigned thread_count() {
