@@ -1,0 +1,163 @@
+// Cli.Demo: `strata demo sum` and `strata demo sort`, their results and their errors.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "support/paths.hpp"
+#include "support/subprocess.hpp"
+
+namespace {
+
+using strata::test::run_strata;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+const char* backends[] = {"processes", "threads", "serial"};
+
+// Processes of process group `group` that are not zombies.
+int running_in_group(pid_t group) {
+    int count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        const auto name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream stat(entry.path() / "stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        const auto close_paren = text.rfind(')');
+        if (close_paren == std::string::npos) continue;
+        std::istringstream fields(text.substr(close_paren + 2));
+        char state = 0;
+        int parent = 0;
+        int process_group = 0;
+        fields >> state >> parent >> process_group;
+        if (process_group == group && state != 'Z') ++count;
+    }
+    return count;
+}
+
+}  // namespace
+
+TEST_CASE("Cli.Demo.sum of 0..N-1 is exact on every backend and worker count") {
+    for (const char* backend : backends) {
+        for (const char* workers : {"1", "2", "3"}) {
+            CAPTURE(backend);
+            CAPTURE(workers);
+            const auto result = run_strata({"demo", "sum", "--count", "1000001", "-b", backend, "-w", workers});
+            CHECK(result.exit_code == 0);
+            CHECK(contains(result.out, "total: 500000500000\n"));  // n(n-1)/2 for n = 1000001
+            CHECK(contains(result.out, "serial time:"));
+        }
+    }
+}
+
+TEST_CASE("Cli.Demo.sum reads numbers from standard input and never overflows") {
+    auto result = run_strata({"demo", "sum"}, "1 2 3\n-10\n");
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.out, "total: -4\n"));
+    // Two int64 maxima overflow 64 bits; the total is still exact.
+    result = run_strata({"demo", "sum"}, "9223372036854775807 9223372036854775807");
+    CHECK(contains(result.out, "total: 18446744073709551614\n"));
+    result = run_strata({"demo", "sum"}, "1 2 three");
+    CHECK(result.exit_code == 2);
+    CHECK(result.out.empty());
+    CHECK(contains(result.err, "line 1, column 5: token 3 'three' is not an integer"));
+}
+
+TEST_CASE("Cli.Demo.sort prints the sorted numbers on every backend") {
+    for (const char* backend : backends) {
+        CAPTURE(backend);
+        const auto result = run_strata({"demo", "sort", "-b", backend, "-w", "2"}, "5 -3 9\n0 9 -9223372036854775808\n");
+        CHECK(result.exit_code == 0);
+        CHECK(result.out == "-9223372036854775808\n-3\n0\n5\n9\n9\n");
+    }
+    const auto args = run_strata({"demo", "sort", "3", "+1", "2"});
+    CHECK(args.out == "1\n2\n3\n");
+}
+
+TEST_CASE("Cli.Demo.sort --random --check verifies a permutation in order") {
+    for (const char* backend : backends) {
+        CAPTURE(backend);
+        const auto result = run_strata({"demo", "sort", "--random", "200001", "--seed", "7", "--check", "-q", "-b", backend, "-w", "3"});
+        CHECK(result.exit_code == 0);
+        CHECK(result.out.empty());
+        CHECK(contains(result.err, "check: sorted, and a permutation of the input"));
+    }
+}
+
+TEST_CASE("Cli.Demo.sort refuses bad input with the token and its place, printing nothing") {
+    auto result = run_strata({"demo", "sort"}, "1 2\n  3 4x 5");
+    CHECK(result.exit_code == 2);
+    CHECK(result.out.empty());
+    CHECK(contains(result.err, "standard input: line 2, column 5: token 4 '4x' is not an integer"));
+
+    result = run_strata({"demo", "sort"}, "1 99999999999999999999");
+    CHECK(result.exit_code == 2);
+    CHECK(result.out.empty());
+    CHECK(contains(result.err, "token 2 '99999999999999999999' is out of the 64-bit integer range"));
+
+    result = run_strata({"demo", "sort", "1", "x"});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "argument 2 'x' is not an integer"));
+
+    result = run_strata({"demo", "sort"}, " \n ");
+    CHECK(result.exit_code == 2);
+    CHECK(result.out.empty());
+    CHECK(contains(result.err, "no numbers to sort"));
+
+    result = run_strata({"demo", "sort", "--backend", "gpu", "1"});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "--backend: 'gpu' is not one of processes, threads, serial"));
+}
+
+TEST_CASE("Cli.Demo.SIGINT stops a run quietly: workers print nothing and none survive") {
+    // A sort big enough to be interrupted in the middle.
+    int out[2];
+    int err[2];
+    REQUIRE(::pipe(out) == 0);
+    REQUIRE(::pipe(err) == 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    posix_spawnattr_setpgroup(&attributes, 0);  // its own group, as a shell job
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+    const std::string exe = strata::test::strata_exe().string();
+    const char* argv[] = {exe.c_str(), "demo", "sort", "--random", "40000000", "-q", "-w", "2", nullptr};
+    pid_t pid = 0;
+    REQUIRE(::posix_spawn(&pid, exe.c_str(), &actions, &attributes, const_cast<char**>(argv), environ) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    ::close(out[1]);
+    ::close(err[1]);
+
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    ::kill(-pid, SIGINT);  // Ctrl-C reaches the whole foreground group
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGINT));
+
+    std::string printed;
+    char buffer[4096];
+    for (int fd : {out[0], err[0]}) {
+        ssize_t n = 0;
+        while ((n = ::read(fd, buffer, sizeof buffer)) > 0) printed.append(buffer, static_cast<std::size_t>(n));
+        ::close(fd);
+    }
+    CHECK(printed.empty());
+    // Nothing of the group is left running (an exited orphan may linger as a
+    // zombie until the system reaps it; it runs nothing).
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    CHECK(running_in_group(pid) == 0);
+}
