@@ -44,8 +44,10 @@ public:
     ~writer();
 
     void raw(const void* bytes, std::size_t count) {
-        const auto* first = static_cast<const std::byte*>(bytes);
-        bytes_.insert(bytes_.end(), first, first + count);
+        if (count == 0) return;
+        const std::size_t at = bytes_.size();
+        bytes_.resize(at + count);
+        std::memcpy(bytes_.data() + at, bytes, count);
     }
     template <class T>
     void put(const T& value);

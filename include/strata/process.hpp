@@ -38,6 +38,23 @@ STRATA_API void send_value(int fd, writer& value, std::uint64_t tag, const char*
 /// Returns false on timeout; throws channel_closed at end of stream.
 STRATA_API bool receive_value(int fd, std::uint64_t tag, const std::string& type, std::chrono::milliseconds timeout,
                               const std::function<void(reader&)>& decode, const char* what);
+
+template <class T>
+void send_as(int fd, const T& value, const char* what) {
+    writer w;
+    w.put(value);
+    send_value(fd, w, type_tag<T>(), what);
+}
+
+template <class T>
+T receive_as(int fd, std::chrono::milliseconds timeout, const char* what) {
+    std::optional<T> value;
+    if (!receive_value(fd, type_tag<T>(), type_name(typeid(T)), timeout, [&](reader& r) { value.emplace(r.get<T>()); },
+                       what)) {
+        throw channel_timeout(std::string(what) + ": nothing arrived within the timeout");
+    }
+    return std::move(*value);
+}
 }  // namespace detail
 
 /// One end of a pipe (see make_pipe). Move-only; travels to another process
@@ -56,9 +73,7 @@ public:
     template <class T>
     void send(const T& value) {
         require(can_send_, "send on a receive-only pipe end");
-        writer w;
-        w.put(value);
-        detail::send_value(fd_, w, detail::type_tag<T>(), "pipe");
+        detail::send_as(fd_, value, "pipe");
     }
     /// Receives one value of type T (usage_error if the sender sent another
     /// type). Throws channel_closed when the other end is closed and nothing
@@ -66,12 +81,7 @@ public:
     template <class T>
     T recv(std::chrono::milliseconds timeout = std::chrono::milliseconds::max()) {
         require(can_receive_, "recv on a send-only pipe end");
-        std::optional<T> value;
-        if (!detail::receive_value(fd_, detail::type_tag<T>(), detail::type_name(typeid(T)), timeout,
-                                   [&](reader& r) { value.emplace(r.get<T>()); }, "pipe")) {
-            throw channel_timeout("pipe: nothing arrived within the timeout");
-        }
-        return std::move(*value);
+        return detail::receive_as<T>(fd_, timeout, "pipe");
     }
     /// True if a value (or the end of the stream) can be read within `timeout`.
     bool poll(std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const;
@@ -114,20 +124,13 @@ public:
 
     template <class T>
     void put(const T& value) {
-        writer w;
-        w.put(value);
-        detail::send_value(write_fd_, w, detail::type_tag<T>(), "queue");
+        detail::send_as(write_fd_, value, "queue");
     }
     /// The next value; channel_timeout after `timeout`; channel_closed once
     /// the queue is closed and empty.
     template <class T>
     T get(std::chrono::milliseconds timeout = std::chrono::milliseconds::max()) {
-        std::optional<T> value;
-        if (!detail::receive_value(read_fd_, detail::type_tag<T>(), detail::type_name(typeid(T)), timeout,
-                                   [&](reader& r) { value.emplace(r.get<T>()); }, "queue")) {
-            throw channel_timeout("queue: nothing arrived within the timeout");
-        }
-        return std::move(*value);
+        return detail::receive_as<T>(read_fd_, timeout, "queue");
     }
     /// True if no value is waiting right now (another process may change that at once).
     bool empty() const;

@@ -21,7 +21,10 @@ namespace {
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view contents) {
     const auto folder = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
-    std::string temp = (folder / ("." + path.filename().string() + ".XXXXXX")).string();
+    std::string hidden_name = path.filename().string();
+    hidden_name.insert(hidden_name.begin(), '.');
+    hidden_name.append(".XXXXXX");
+    std::string temp = (folder / hidden_name).string();
     const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
     if (fd < 0) fail("cannot create a file in", folder);
 

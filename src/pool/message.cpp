@@ -42,6 +42,19 @@ void close_all(std::vector<int>& fds) noexcept {
     }
 }
 
+// The descriptors that arrived with a received packet (now ours to close).
+std::vector<int> received_fds(msghdr& header) {
+    std::vector<int> fds;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr; c = CMSG_NXTHDR(&header, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            const auto* data = reinterpret_cast<const int*>(CMSG_DATA(c));
+            fds.insert(fds.end(), data, data + count);
+        }
+    }
+    return fds;
+}
+
 int memfd_holding(std::span<const std::byte> payload) {
     const int fd = sys::memfd_create("strata-message", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) throw std::system_error(errno, std::generic_category(), "memfd_create for a large message");
@@ -277,14 +290,7 @@ received receive_packet(int socket, bool wait) {
         if (errno == ECONNRESET) return result;  // closed
         throw std::system_error(errno, std::generic_category(), "recvmsg on a strata channel");
     }
-    std::vector<int> fds;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr; c = CMSG_NXTHDR(&header, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            const auto* data = reinterpret_cast<const int*>(CMSG_DATA(c));
-            fds.insert(fds.end(), data, data + count);
-        }
-    }
+    std::vector<int> fds = received_fds(header);
     if (n == 0 && fds.empty()) return result;  // closed
     if ((header.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
         close_all(fds);
@@ -325,14 +331,7 @@ received receive_waiting(int socket) {
     for (int i = 0; i < count; ++i) {
         msghdr& header = headers[static_cast<std::size_t>(i)].msg_hdr;
         const auto length = headers[static_cast<std::size_t>(i)].msg_len;
-        std::vector<int> fds;
-        for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr; c = CMSG_NXTHDR(&header, c)) {
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                const auto* data = reinterpret_cast<const int*>(CMSG_DATA(c));
-                fds.insert(fds.end(), data, data + n);
-            }
-        }
+        std::vector<int> fds = received_fds(header);
         if (length == 0 && fds.empty()) {  // end of stream after the packets before it
             result.state = received::status::closed;
             return result;
