@@ -91,7 +91,9 @@ struct STRATA_API future_state {
     std::string task_name;
     int worker_pid = 0;
     std::uint64_t result_tag = 0;
-    std::vector<std::byte> result;  ///< encoded result
+    std::vector<std::byte> result;  ///< encoded result (small ones)
+    shared_buffer result_mapping;   ///< encoded result (large ones, in their memfd)
+    std::size_t result_size = 0;    ///< bytes of the result in result_mapping
     std::vector<int> fds;           ///< descriptors that came with the result
     std::exception_ptr failure;
 
@@ -223,7 +225,8 @@ private:
             std::lock_guard lock(state.mutex);
             fds = detail::duplicate_fds(state.fds);
         }
-        reader in(state.result.data(), state.result.size(), &fds);
+        reader in = state.result_mapping.empty() ? reader(state.result.data(), state.result.size(), &fds)
+                                                 : reader(state.result_mapping.data(), state.result_size, &fds);
         struct closer {
             std::vector<int>& fds;
             ~closer() { detail::close_fds(fds); }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <ranges>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -213,9 +214,21 @@ private:
 
     template <class R, class Item, bool star, class Items>
     future<std::vector<detail::stored_result<R>>> chunked(std::string_view name, Items&& items, std::size_t chunksize) {
-        std::vector<Item> all;
-        if constexpr (std::ranges::sized_range<Items>) all.reserve(std::ranges::size(items));
-        for (auto&& item : items) all.push_back(Item(std::forward<decltype(item)>(item)));
+        // Items already laid out as Items are encoded straight from the caller's memory.
+        constexpr bool direct = std::ranges::contiguous_range<Items> &&
+                                std::is_same_v<std::ranges::range_value_t<Items>, Item>;
+        std::vector<Item> copied;
+        if constexpr (!direct) {
+            if constexpr (std::ranges::sized_range<Items>) copied.reserve(std::ranges::size(items));
+            for (auto&& item : items) copied.push_back(Item(std::forward<decltype(item)>(item)));
+        }
+        const std::span<const Item> all = [&] {
+            if constexpr (direct) {
+                return std::span<const Item>(std::ranges::data(items), std::ranges::size(items));
+            } else {
+                return std::span<const Item>(copied);
+            }
+        }();
         if (chunksize == 0) chunksize = auto_chunksize(all.size());
         std::vector<std::shared_ptr<detail::future_state>> parts;
         for (std::size_t first = 0; first < all.size(); first += chunksize) {

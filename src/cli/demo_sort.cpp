@@ -30,13 +30,51 @@ STRATA_TASK(demo_sort_slice, [](numbers array, std::uint64_t first, std::uint64_
     std::sort(array.data() + first, array.data() + last);
 });
 
-// Merges the sorted runs [first, middle) and [middle, last) of `from` into the same place in `to`.
-STRATA_TASK(demo_merge_runs, [](numbers from, numbers to, std::uint64_t first, std::uint64_t middle, std::uint64_t last) {
+// How many of the first `k` merged elements come from run a (ties go to a,
+// as in std::merge): the split point that lets several workers merge one
+// pair of runs, each writing its own stretch of the output.
+std::size_t co_rank(std::size_t k, const std::int64_t* a, std::size_t a_size, const std::int64_t* b, std::size_t b_size) {
+    std::size_t low = k > b_size ? k - b_size : 0;
+    std::size_t high = std::min(k, a_size);
+    while (low < high) {
+        const std::size_t mid = low + (high - low) / 2;
+        if (a[mid] <= b[k - mid - 1]) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    return low;
+}
+
+// Writes positions [out_first, out_last) (relative to `first`) of the merge of
+// the sorted runs [first, middle) and [middle, last) of `from` into `to`.
+void merge_piece(const std::int64_t* from, std::int64_t* to, std::size_t first, std::size_t middle, std::size_t last,
+                 std::size_t out_first, std::size_t out_last) {
+    const std::int64_t* a = from + first;
+    const std::int64_t* b = from + middle;
+    const std::size_t a_size = middle - first;
+    const std::size_t b_size = last - middle;
+    const std::size_t a_begin = co_rank(out_first, a, a_size, b, b_size);
+    const std::size_t a_end = co_rank(out_last, a, a_size, b, b_size);
+    std::merge(a + a_begin, a + a_end, b + (out_first - a_begin), b + (out_last - a_end), to + first + out_first);
+}
+
+STRATA_TASK(demo_merge_piece, [](numbers from, numbers to, std::uint64_t first, std::uint64_t middle, std::uint64_t last,
+                                 std::uint64_t out_first, std::uint64_t out_last) {
     check_range(from, first, last);
     check_range(to, first, last);
-    if (middle < first || middle > last) throw std::out_of_range("middle outside the range");
-    std::merge(from.data() + first, from.data() + middle, from.data() + middle, from.data() + last, to.data() + first);
+    if (middle < first || middle > last || out_first > out_last || out_last > last - first) {
+        throw std::out_of_range("merge piece outside its runs");
+    }
+    merge_piece(from.data(), to.data(), first, middle, last, out_first, out_last);
 });
+
+/// One unit of work: sort [first, middle) (when sorting), or write output
+/// stretch [out_first, out_last) of merging [first, middle) with [middle, last).
+struct job {
+    std::size_t first, middle, last, out_first, out_last;
+};
 
 struct sort_options : demo_options {
     std::vector<std::string> values;
@@ -46,36 +84,39 @@ struct sort_options : demo_options {
     bool quiet = false;
 };
 
-// The run boundaries after each merge round: [0, b1, b2, ..., n].
-std::vector<std::size_t> merge_round(const std::vector<std::size_t>& bounds,
-                                     std::vector<std::array<std::size_t, 3>>& merges) {
+// The merge jobs of one round, and the run boundaries after it. Pairs of
+// neighbouring runs merge; each pair is cut into enough output stretches to
+// keep every worker busy; an odd run out is copied.
+std::vector<std::size_t> merge_round(const std::vector<std::size_t>& bounds, std::size_t workers, std::vector<job>& jobs) {
     std::vector<std::size_t> next{0};
-    merges.clear();
+    jobs.clear();
+    const std::size_t pairs = (bounds.size() - 1 + 1) / 2;
+    const std::size_t pieces = std::max<std::size_t>(1, workers / pairs);
     for (std::size_t r = 0; r + 1 < bounds.size(); r += 2) {
-        if (r + 2 < bounds.size()) {
-            merges.push_back({bounds[r], bounds[r + 1], bounds[r + 2]});
-            next.push_back(bounds[r + 2]);
-        } else {
-            merges.push_back({bounds[r], bounds[r + 1], bounds[r + 1]});  // odd run out: copied
-            next.push_back(bounds[r + 1]);
+        const std::size_t first = bounds[r];
+        const std::size_t middle = bounds[r + 1];
+        const std::size_t last = r + 2 < bounds.size() ? bounds[r + 2] : middle;
+        for (std::size_t p = 0; p < pieces; ++p) {
+            jobs.push_back({first, middle, last, (last - first) * p / pieces, (last - first) * (p + 1) / pieces});
         }
+        next.push_back(last);
     }
     return next;
 }
 
 template <class RunAll>
-numbers parallel_sort(numbers data, std::size_t slices, RunAll&& run_all) {
+numbers parallel_sort(numbers data, std::size_t slices, std::size_t workers, RunAll&& run_all) {
     const std::size_t n = data.size();
     std::vector<std::size_t> bounds;
     for (std::size_t s = 0; s <= slices; ++s) bounds.push_back(n * s / slices);
 
-    std::vector<std::array<std::size_t, 3>> jobs;
-    for (std::size_t s = 0; s < slices; ++s) jobs.push_back({bounds[s], bounds[s + 1], 0});
+    std::vector<job> jobs;
+    for (std::size_t s = 0; s < slices; ++s) jobs.push_back({bounds[s], bounds[s + 1], bounds[s + 1], 0, 0});
     run_all(data, data, jobs, true);
 
     numbers spare(n);
     while (bounds.size() > 2) {
-        bounds = merge_round(bounds, jobs);
+        bounds = merge_round(bounds, workers, jobs);
         run_all(data, spare, jobs, false);
         std::swap(data, spare);
     }
@@ -127,24 +168,24 @@ int run_sort(const sort_options& options) {
     const auto start = std::chrono::steady_clock::now();
     numbers sorted;
     if (options.backend == "processes") {
-        sorted = parallel_sort(data, slices, [&](const numbers& from, const numbers& to, const auto& jobs, bool sorting) {
+        sorted = parallel_sort(data, slices, workers, [&](const numbers& from, const numbers& to, const auto& jobs, bool sorting) {
             std::vector<future<void>> done;
-            for (const auto& [first, middle, last] : jobs) {
-                done.push_back(sorting ? processes->submit(demo_sort_slice, from, std::uint64_t{first}, std::uint64_t{middle})
-                                       : processes->submit(demo_merge_runs, from, to, std::uint64_t{first},
-                                                           std::uint64_t{middle}, std::uint64_t{last}));
+            for (const auto& j : jobs) {
+                done.push_back(sorting ? processes->submit(demo_sort_slice, from, std::uint64_t{j.first}, std::uint64_t{j.middle})
+                                       : processes->submit(demo_merge_piece, from, to, std::uint64_t{j.first},
+                                                           std::uint64_t{j.middle}, std::uint64_t{j.last},
+                                                           std::uint64_t{j.out_first}, std::uint64_t{j.out_last}));
             }
             for (auto& f : done) f.get();
         });
     } else if (options.backend == "threads") {
-        sorted = parallel_sort(data, slices, [](const numbers& from, const numbers& to, const auto& jobs, bool sorting) {
-            tbb::parallel_for(std::size_t{0}, jobs.size(), [&](std::size_t j) {
-                const auto [first, middle, last] = jobs[j];
+        sorted = parallel_sort(data, slices, workers, [](const numbers& from, const numbers& to, const auto& jobs, bool sorting) {
+            tbb::parallel_for(std::size_t{0}, jobs.size(), [&](std::size_t i) {
+                const auto& j = jobs[i];
                 if (sorting) {
-                    std::sort(from.data() + first, from.data() + middle);
+                    std::sort(from.data() + j.first, from.data() + j.middle);
                 } else {
-                    std::merge(from.data() + first, from.data() + middle, from.data() + middle, from.data() + last,
-                               to.data() + first);
+                    merge_piece(from.data(), to.data(), j.first, j.middle, j.last, j.out_first, j.out_last);
                 }
             });
         });

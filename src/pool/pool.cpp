@@ -34,7 +34,7 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-constexpr std::size_t max_window = 16;  // tasks queued at one worker when many are waiting
+constexpr std::size_t max_window = 64;  // tasks queued at one worker when many short ones wait
 constexpr auto grace_period = std::chrono::milliseconds(1000);
 
 std::string describe_exit(int status) {
@@ -129,6 +129,7 @@ private:
     std::deque<std::shared_ptr<task_record>> pending_;
     std::vector<std::unique_ptr<worker_process>> workers_;
     std::uint64_t next_id_ = 1;
+    double average_task_seconds_ = 1;  ///< run time of recent tasks; starts pessimistic
     pool_stats stats_;
     int wake_fd_ = -1;
     std::atomic<bool> dispatcher_asleep_{false};  ///< in poll(): a submit must wake it
@@ -315,8 +316,13 @@ void pool_core::dispatch() {
             wait_ms = static_cast<int>(std::clamp<long long>(left, 0, INT_MAX));
         }
 
+        // Throughput mode (a long queue, every worker with work queued):
+        // let results pile up a little, so that one wake-up collects many.
+        const bool saturated = pending_.size() > 4 * workers_.size() &&
+                               std::all_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->in_flight.size() > 4; });
         dispatcher_asleep_ = true;
         lock.unlock();
+        if (saturated) std::this_thread::sleep_for(std::chrono::microseconds(100));
         const int ready = ::poll(watched.data(), watched.size(), wait_ms);
         lock.lock();
         dispatcher_asleep_ = false;
@@ -406,8 +412,11 @@ void pool_core::assign_tasks() {
         // A queue at each worker only when plenty is waiting: otherwise tasks
         // wait here, where they can still be cancelled or go to whichever
         // worker frees up first.
+        // Short tasks go in deep batches (fewer wake-ups); long ones one at a
+        // time, so that no worker sits on a backlog while another idles.
         const std::size_t per_worker = pending_.size() / ready;
-        const std::size_t window = per_worker >= 2 ? 1 + std::min(max_window, per_worker / 2) : 1;
+        const std::size_t cap = average_task_seconds_ < 100e-6 ? max_window : average_task_seconds_ < 1e-3 ? 8 : 1;
+        const std::size_t window = per_worker >= 2 ? 1 + std::min(cap, per_worker / 2) : 1;
         for (auto& w : workers_) {
             if (pending_.empty()) break;
             if (!w->ready || w->stopping || w->in_flight.size() >= window) continue;
@@ -494,11 +503,20 @@ void pool_core::handle_message(worker_process& w, message& m) {
         auto task = std::move(w.in_flight.front());
         w.in_flight.pop_front();
         --w.sent;
-        if (!w.in_flight.empty()) w.in_flight.front()->started = clock::now();
+        const auto now = clock::now();
+        const double ran = std::chrono::duration<double>(now - task->started).count();
+        average_task_seconds_ += (ran - average_task_seconds_) / 16;  // moving average over ~16 tasks
+        if (!w.in_flight.empty()) w.in_flight.front()->started = now;
         ++stats_.tasks_completed;
         if (m.kind == message_kind::result) {
-            std::vector<std::byte> bytes(m.payload().begin(), m.payload().end());
-            task->state->finish(task_status::succeeded, nullptr, std::move(bytes), std::exchange(m.fds, {}), m.tag);
+            if (!m.out_of_line.empty()) {
+                // A large result stays in its memfd: no copy.
+                std::lock_guard state_lock(task->state->mutex);
+                task->state->result_mapping = std::move(m.out_of_line);
+                task->state->result_size = m.payload().size();
+            }
+            task->state->finish(task_status::succeeded, nullptr, std::move(m.inline_payload), std::exchange(m.fds, {}),
+                                m.tag);
         } else {
             std::exception_ptr failure;
             try {

@@ -64,9 +64,18 @@ bool run_guarded(int channel, message_kind failure_kind, std::uint64_t id, Body&
 }
 
 void serve(int channel, message& m) {
+    // Consecutive calls usually name the same task: skip the registry lookup.
+    static std::string last_name;
+    static const task_entry* last_entry = nullptr;
     const task_entry* entry = nullptr;
     const bool known = run_guarded(channel, message_kind::failure, m.id, [&] {
+        if (last_entry != nullptr && m.name == last_name) {
+            entry = last_entry;
+            return;
+        }
         entry = find_task(m.name);
+        last_name = m.name;
+        last_entry = entry;
         if (entry == nullptr) {
             throw usage_error("no task named '" + m.name + "' is registered in the worker program");
         }
