@@ -195,6 +195,25 @@ TEST_CASE("Pool.Failure.a crash inside a map fails one chunk; map reports the fi
     });
 }
 
+TEST_CASE("Pool.Imap.a failed item throws when the stream reaches it") {
+    pool workers({.processes = 2});
+    auto stream = workers.imap(fail_if_negative, std::vector<std::int64_t>{1, 2, -3, 4}, 1);
+    auto it = stream.begin();
+    CHECK(*it == 1);
+    ++it;
+    CHECK(*it == 2);
+    CHECK_THROWS_WITH_AS(++it, doctest::Contains("negative: -3"), strata::remote_error);
+}
+
+TEST_CASE("Pool.Spawn.a worker program that does not serve is a clear start_error") {
+    strata::test::leak_check snapshot;
+    CHECK_THROWS_WITH_AS(pool({.processes = 1, .start = start_method::spawn, .worker_program = "/bin/true"}),
+                         doctest::Contains("before it started"), strata::start_error);
+    CHECK_THROWS_WITH_AS(pool({.processes = 1, .start = start_method::spawn, .worker_program = "/no/such/program"}),
+                         doctest::Contains("cannot start worker program /no/such/program"), strata::start_error);
+    CHECK_NO_LEAKS(snapshot);
+}
+
 TEST_CASE("Pool.Timeout.a task over its limit fails with task_timeout; its worker is replaced") {
     strata::test::leak_check snapshot;
     {
