@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <atomic>
 #include <numeric>
 #include <ranges>
@@ -182,6 +184,27 @@ TEST_CASE("Pool.Failure.a dying worker fails only its task with worker_lost and 
         CHECK(workers.worker_pids().size() == workers.size());
         CHECK(workers.apply(square, std::int64_t{4}) == 16);
     });
+}
+
+TEST_CASE("Pool.Failure.a worker killed by the OOM killer fails with worker_lost") {
+    // A memory cgroup with a 64 MiB limit; skipped where cgroups cannot be made.
+    const std::string cgroup = "/sys/fs/cgroup/memory/strata-oom-test-" + std::to_string(::getpid());
+    std::error_code ec;
+    if (!std::filesystem::create_directory(cgroup, ec)) {
+        MESSAGE("skipped: cannot create a memory cgroup here (" << ec.message() << ")");
+        return;
+    }
+    {
+        std::ofstream(cgroup + "/memory.limit_in_bytes") << (64 << 20);
+        std::ofstream(cgroup + "/memory.memsw.limit_in_bytes") << (64 << 20);
+    }
+    {
+        pool workers({.processes = 1, .timeout = std::chrono::seconds(20)});
+        const auto lost = failure_of<strata::worker_lost>(workers.submit(exhaust_memory_in, cgroup));
+        CHECK(lost.how().find("signal 9") != std::string::npos);
+        CHECK(workers.apply(square, std::int64_t{3}) == 9);
+    }
+    std::filesystem::remove(cgroup, ec);
 }
 
 TEST_CASE("Pool.Failure.a crash inside a map fails one chunk; map reports the first failed item's chunk") {

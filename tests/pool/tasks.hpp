@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <stdexcept>
@@ -68,6 +69,16 @@ STRATA_TASK(count_up, [](strata::shared_value<std::int64_t> counter, int times) 
 STRATA_TASK(set_initialised, [] { initialised_value = 42; });
 STRATA_TASK(failing_initializer, [] { throw std::runtime_error("no database"); });
 STRATA_TASK(read_initialised, [] { return initialised_value; });
+// Joins the memory cgroup at `cgroup` (v1 or v2 folder) and allocates far past its limit.
+STRATA_TASK(exhaust_memory_in, [](std::string cgroup) {
+    std::FILE* procs = std::fopen((cgroup + "/cgroup.procs").c_str(), "w");
+    if (procs == nullptr) throw std::runtime_error("cannot join " + cgroup);
+    std::fprintf(procs, "%d\n", static_cast<int>(::getpid()));
+    std::fclose(procs);
+    std::vector<std::vector<char>> hog;
+    for (int i = 0; i < 64; ++i) hog.emplace_back(std::size_t{16} << 20, 'x');  // 1 GiB, touched
+    return static_cast<std::int64_t>(hog.size());
+});
 STRATA_TASK(big_echo, [](std::vector<std::int64_t> values) { return values; });
 
 }  // namespace pool_tasks
