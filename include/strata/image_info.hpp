@@ -23,6 +23,8 @@ struct load_options {
     /// Images with more pixels (width x height) than this are refused before
     /// decoding, as a guard against decompression bombs.
     std::uint64_t max_pixels = 268'402'689;  // libvips' default limit, 16383^2
+    /// Turn the image upright as its EXIF orientation says (read_image only).
+    bool autorotate = true;
 };
 
 /// Facts about one decoded image file.

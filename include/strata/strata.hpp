@@ -3,6 +3,7 @@
 
 #include "strata/config.hpp"
 #include "strata/error.hpp"
+#include "strata/image.hpp"
 #include "strata/image_info.hpp"
 #include "strata/pool.hpp"
 #include "strata/process.hpp"

@@ -102,14 +102,14 @@ void ensure_vips() {
     });
 }
 
-vips::VImage open_image(const std::filesystem::path& path, const load_options& options) {
+vips::VImage open_image(const std::filesystem::path& path, const load_options& options, bool sequential) {
     ensure_vips();
     check_readable(path);
     vips::VImage image;
     try {
         image = vips::VImage::new_from_file(
             path.c_str(), vips::VImage::option()
-                              ->set("access", VIPS_ACCESS_SEQUENTIAL)
+                              ->set("access", sequential ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM)
                               ->set("fail_on", to_vips(options.fail)));
     } catch (const vips::VError& e) {
         vips_error_clear();

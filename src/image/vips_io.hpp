@@ -15,7 +15,9 @@ void ensure_vips();
 
 /// Opens `path` lazily (header only) after checking it exists, is readable,
 /// is not empty and has a loader; enforces the pixel limit. Throws image_error.
-vips::VImage open_image(const std::filesystem::path& path, const load_options& options);
+/// `sequential` opens for one top-to-bottom pass (cheaper); turning an image
+/// upright needs random access.
+vips::VImage open_image(const std::filesystem::path& path, const load_options& options, bool sequential = true);
 
 /// The reason libvips gave for `failure`, without its domain prefixes and the
 /// quoted file name. Clears libvips' error buffer.

@@ -1,0 +1,93 @@
+// Image.Read / Image.Write: decoding into shared memory and atomic encoding.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "strata/strata.hpp"
+#include "support/paths.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using strata::test::testdata;
+
+struct temp_folder {
+    fs::path path;
+    temp_folder() {
+        std::string pattern = (fs::temp_directory_path() / "strata-image-XXXXXX").string();
+        path = ::mkdtemp(pattern.data());
+    }
+    ~temp_folder() { fs::remove_all(path); }
+    std::size_t count() const { return static_cast<std::size_t>(std::distance(fs::directory_iterator(path), {})); }
+};
+
+bool same_pixels(const strata::image& a, const strata::image& b) {
+    return a.layout() == b.layout() && std::memcmp(a.pixels().data(), b.pixels().data(), a.layout().bytes()) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("Image.Read.decodes each photograph into shared memory with its layout") {
+    struct expected {
+        const char* file;
+        strata::image_layout layout;
+    };
+    const expected photos[] = {
+        {"astronaut.jpg", {512, 512, 3, strata::sample_type::u8}},
+        {"camera.png", {512, 512, 1, strata::sample_type::u8}},
+        {"chelsea.jpg", {451, 300, 3, strata::sample_type::u8}},
+        {"coffee-rgba.png", {200, 133, 4, strata::sample_type::u8}},
+        {"rocket-16bit.png", {160, 107, 3, strata::sample_type::u16}},
+    };
+    for (const auto& photo : photos) {
+        CAPTURE(photo.file);
+        const auto picture = strata::read_image(testdata() / "photos" / photo.file);
+        CHECK(picture.layout() == photo.layout);
+        CHECK(picture.pixels().fd() >= 0);
+        CHECK(picture.pixels().size() == photo.layout.bytes());
+    }
+}
+
+TEST_CASE("Image.Write.lossless formats round-trip every layout exactly") {
+    temp_folder folder;
+    for (const char* file : {"camera.png", "coffee-rgba.png", "rocket-16bit.png", "chelsea.jpg"}) {
+        CAPTURE(file);
+        const auto original = strata::read_image(testdata() / "photos" / file);
+        for (const char* extension : {".png", ".tif"}) {
+            const auto out = folder.path / (std::string("copy") + extension);
+            strata::write_image(original, out);
+            CHECK(same_pixels(strata::read_image(out), original));
+        }
+    }
+    CHECK(folder.count() == 2);  // the two outputs, no temporary files
+}
+
+TEST_CASE("Image.Write.lossy formats honour quality") {
+    temp_folder folder;
+    const auto original = strata::read_image(testdata() / "photos" / "astronaut.jpg");
+    strata::write_image(original, folder.path / "low.jpg", {.quality = 20});
+    strata::write_image(original, folder.path / "high.jpg", {.quality = 95});
+    strata::write_image(original, folder.path / "photo.webp", {.quality = 80});
+    CHECK(fs::file_size(folder.path / "low.jpg") < fs::file_size(folder.path / "high.jpg"));
+    CHECK(strata::read_image(folder.path / "photo.webp").layout() == original.layout());
+}
+
+TEST_CASE("Image.Write.refusals leave nothing behind") {
+    temp_folder folder;
+    const auto original = strata::read_image(testdata() / "photos" / "camera.png");
+    CHECK_THROWS_WITH_AS(strata::write_image(original, folder.path / "out.xyz"),
+                         doctest::Contains("no image format for the extension '.xyz'"), strata::image_error);
+    CHECK_THROWS_WITH_AS(strata::write_image(original, folder.path / "missing" / "out.png"),
+                         doctest::Contains("cannot create a file in"), strata::image_error);
+    CHECK_THROWS_WITH_AS(strata::write_image(original, folder.path / "out.jpg", {.quality = 101}),
+                         doctest::Contains("quality 101 is out of range"), strata::image_error);
+    CHECK(folder.count() == 0);
+}
+
+TEST_CASE("Image.Read.broken files keep their documented reasons") {
+    CHECK_THROWS_WITH_AS(strata::read_image(testdata() / "broken" / "truncated.jpg"),
+                         doctest::Contains("premature end of input file"), strata::image_error);
+    CHECK_THROWS_WITH_AS(strata::read_image(testdata() / "broken" / "empty.jpg"), doctest::Contains("empty file"),
+                         strata::image_error);
+}
