@@ -208,6 +208,10 @@ public:
 
 private:
     std::shared_ptr<detail::future_state> submit_encoded(submission kind, std::string_view name, writer payload);
+    /// Like submit_encoded, for callers that hold the engine itself (streams
+    /// outlive neither the engine nor need the pool object).
+    static std::shared_ptr<detail::future_state> submit_to(const std::shared_ptr<detail::pool_core>& core,
+                                                           submission kind, std::string_view name, writer payload);
     void check_call(std::string_view name, std::uint64_t result_tag, const std::type_info& result_type,
                     std::uint64_t argument_tag, const std::type_info& argument_types) const;
     std::size_t auto_chunksize(std::size_t items) const noexcept;
@@ -255,7 +259,8 @@ private:
             std::views::all(std::forward<Items>(items)));
         auto position = std::make_shared<std::ranges::iterator_t<decltype(*source)>>(std::ranges::begin(*source));
         std::string task_name(name);
-        auto next_chunk = [this, source, position, task_name, chunksize]() -> std::shared_ptr<detail::future_state> {
+        // The stream keeps the engine alive, not this pool object (which may move).
+        auto next_chunk = [core = core_, source, position, task_name, chunksize]() -> std::shared_ptr<detail::future_state> {
             std::vector<Item> chunk;
             while (chunk.size() < chunksize && *position != std::ranges::end(*source)) {
                 chunk.push_back(Item(**position));
@@ -264,7 +269,7 @@ private:
             if (chunk.empty()) return nullptr;
             writer w;
             w.put(chunk);
-            return submit_encoded(run_chunk, task_name, std::move(w));
+            return submit_to(core, run_chunk, task_name, std::move(w));
         };
         return result_stream<detail::stored_result<R>>(std::make_shared<detail::result_stream_state<detail::stored_result<R>>>(
             std::move(next_chunk), 2 * static_cast<std::size_t>(size()) + 1, ordered));

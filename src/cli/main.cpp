@@ -9,10 +9,10 @@
 #include <fmt/ranges.h>
 
 #include "command.hpp"
+#include "strata/detail/suggest.hpp"
 #include "strata/error.hpp"
 #include "strata/pool.hpp"
 #include "strata/version.hpp"
-#include "suggest.hpp"
 
 namespace {
 
@@ -27,7 +27,7 @@ std::vector<std::string> command_names() {
 // CLI11 reports an unknown subcommand as "arguments were not expected"; say
 // what went wrong in the user's terms instead.
 int unknown_command(const std::string& word) {
-    const auto close = closest_names(word, command_names());
+    const auto close = strata::detail::closest_names(word, command_names());
     std::string hint;
     if (!close.empty()) hint = fmt::format(" (did you mean '{}'?)", fmt::join(close, "' or '"));
     fmt::print(stderr, "strata: unknown command '{}'{}\nKnown commands: {}. Run 'strata --help' for details.\n",

@@ -103,10 +103,11 @@ void codec<pipe_end>::encode(writer& w, const pipe_end& end) {
 }
 
 pipe_end codec<pipe_end>::decode(reader& r) {
-    const int fd = r.take_fd(r.get<std::uint32_t>());
+    // Every plain field first: once a descriptor is taken, nothing may throw.
+    const auto index = r.get<std::uint32_t>();
     const bool can_send = r.get<bool>();
     const bool can_receive = r.get<bool>();
-    return pipe_end(fd, can_send, can_receive);
+    return pipe_end(r.take_fd(index), can_send, can_receive);
 }
 
 queue::queue() {
@@ -171,9 +172,15 @@ void codec<queue>::encode(writer& w, const queue& q) {
 }
 
 queue codec<queue>::decode(reader& r) {
-    const int read_fd = r.take_fd(r.get<std::uint32_t>());
-    const int write_fd = r.take_fd(r.get<std::uint32_t>());
-    return queue(read_fd, write_fd);
+    const auto read_index = r.get<std::uint32_t>();
+    const auto write_index = r.get<std::uint32_t>();
+    const int read_fd = r.take_fd(read_index);
+    try {
+        return queue(read_fd, r.take_fd(write_index));
+    } catch (...) {
+        ::close(read_fd);
+        throw;
+    }
 }
 
 }  // namespace strata

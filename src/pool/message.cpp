@@ -248,6 +248,13 @@ std::vector<message> parse_packet(std::span<const std::byte> bytes, std::vector<
                 if (m.fds.empty()) throw protocol_error("large message without its memfd");
                 const int memfd = std::exchange(m.fds.back(), -1);
                 m.fds.pop_back();
+                // Only a memfd sealed against shrinking and writing is safe to map:
+                // otherwise the sender could truncate it under us (SIGBUS).
+                const int seals = ::fcntl(memfd, F_GET_SEALS);
+                if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_WRITE)) != (F_SEAL_SHRINK | F_SEAL_WRITE)) {
+                    ::close(memfd);
+                    throw protocol_error("large message in a memfd that is not sealed");
+                }
                 m.out_of_line = shared_buffer::adopt(memfd);
                 if (header.payload_length > m.out_of_line.size()) {
                     throw protocol_error("large message is longer than its memfd");
@@ -328,20 +335,33 @@ received receive_waiting(int socket) {
         }
         throw std::system_error(errno, std::generic_category(), "recvmmsg on a strata channel");
     }
+    // Take every descriptor first, so none is left open whatever happens.
+    std::vector<std::vector<int>> fds(static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) fds[static_cast<std::size_t>(i)] = received_fds(headers[static_cast<std::size_t>(i)].msg_hdr);
     for (int i = 0; i < count; ++i) {
-        msghdr& header = headers[static_cast<std::size_t>(i)].msg_hdr;
-        const auto length = headers[static_cast<std::size_t>(i)].msg_len;
-        std::vector<int> fds = received_fds(header);
-        if (length == 0 && fds.empty()) {  // end of stream after the packets before it
-            result.state = received::status::closed;
+        const auto index = static_cast<std::size_t>(i);
+        const msghdr& header = headers[index].msg_hdr;
+        const auto length = headers[index].msg_len;
+        auto give_up = [&](received::status state, std::string problem) {
+            for (std::size_t j = index; j < fds.size(); ++j) close_all(fds[j]);
+            result.state = state;
+            result.problem = std::move(problem);
+        };
+        if (length == 0 && fds[index].empty()) {  // end of stream after the packets before it
+            give_up(received::status::closed, {});
             return result;
         }
         if ((header.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
-            close_all(fds);
-            throw protocol_error("packet larger than the channel allows");
+            give_up(received::status::malformed, "packet larger than the channel allows");
+            return result;
         }
-        auto messages = parse_packet({slots[static_cast<std::size_t>(i)].buffer.data(), length}, std::move(fds));
-        for (auto& m : messages) result.messages.push_back(std::move(m));
+        try {
+            auto messages = parse_packet({slots[index].buffer.data(), length}, std::exchange(fds[index], {}));
+            for (auto& m : messages) result.messages.push_back(std::move(m));
+        } catch (const std::exception& e) {
+            give_up(received::status::malformed, e.what());
+            return result;
+        }
     }
     return result;
 }

@@ -82,8 +82,9 @@ send_status send_one(int socket, const packet_part& part, bool wait);
 
 /// Result of receiving one packet.
 struct received {
-    enum class status { ok, would_block, closed } state = status::closed;
+    enum class status { ok, would_block, closed, malformed } state = status::closed;
     std::vector<message> messages;
+    std::string problem;  ///< for malformed: what was wrong
 };
 
 /// Receives one packet and splits it into messages. Throws protocol_error
@@ -91,7 +92,8 @@ struct received {
 received receive_packet(int socket, bool wait);
 
 /// Receives every packet waiting (up to 32, one system call) without
-/// blocking; messages in order. State: ok (maybe no messages), closed.
+/// blocking; messages in order. State: ok (maybe no messages), closed, or
+/// malformed (the messages before the bad packet are still returned).
 received receive_waiting(int socket);
 
 /// Parses the messages of one packet (exposed for fuzzing). Takes ownership

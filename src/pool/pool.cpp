@@ -48,6 +48,12 @@ std::string describe_exit(int status) {
 
 int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
+// Signals through the pidfd where there is one, so a recycled pid is never hit.
+void send_signal(pid_t pid, int pidfd, int signal_number) {
+    if (pidfd >= 0 && ::syscall(SYS_pidfd_send_signal, pidfd, signal_number, nullptr, 0) == 0) return;
+    if (pidfd < 0) ::kill(pid, signal_number);
+}
+
 std::pair<std::string, std::string> decode_failure(const message& m) {
     reader in(m.payload().data(), m.payload().size());
     std::string type = in.get<std::string>();
@@ -277,15 +283,25 @@ void pool_core::dispatch() {
             break;
         }
         retire_finished_workers();
-        while (!broken_ && workers_.size() < options_.processes) {
+        auto active = [&] {
+            return static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return !w->stopping; }));
+        };
+        while (!broken_ && active() < options_.processes) {
             try {
                 launch_worker();
             } catch (...) {
                 break_pool(std::current_exception());
             }
         }
+        if (broken_ && std::none_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->ready && !w->stopping; })) {
+            fail_everything(broken_);  // nobody is left to run what waits
+        }
         assign_tasks();
-        for (auto& w : workers_) flush(*w);
+        for (std::size_t i = 0; i < workers_.size();) {
+            worker_process* w = workers_[i].get();
+            flush(*w);
+            if (i < workers_.size() && workers_[i].get() == w) ++i;
+        }
 
         const bool idle = pending_.empty() && std::all_of(workers_.begin(), workers_.end(),
                                                           [](const auto& w) { return w->in_flight.empty(); });
@@ -326,7 +342,13 @@ void pool_core::dispatch() {
         const int ready = ::poll(watched.data(), watched.size(), wait_ms);
         lock.lock();
         dispatcher_asleep_ = false;
-        if (ready < 0 && errno != EINTR) break;
+        if (ready < 0 && errno != EINTR) {
+            break_pool(std::make_exception_ptr(
+                std::system_error(errno, std::generic_category(), "poll in the pool's dispatcher")));
+            fail_everything(nullptr);
+            shut_down_workers(true);
+            break;
+        }
 
         if (watched[0].revents != 0) {
             std::uint64_t count = 0;
@@ -343,7 +365,10 @@ void pool_core::dispatch() {
                     lose_worker(*w, "closed its channel", false);
                 }
             } else {
-                lose_worker(*w, "exited", false);
+                receive(*w);  // a result sent just before the exit still counts
+                if (std::any_of(workers_.begin(), workers_.end(), [&](const auto& p) { return p.get() == w; })) {
+                    lose_worker(*w, "exited", false);
+                }
             }
         }
         // Timeouts: tasks over their limit, workers that never said hello.
@@ -355,7 +380,7 @@ void pool_core::dispatch() {
                     "worker {} ({}) did not start within {} ms{}", w.pid, options_.worker_program.empty() ? "fork" : options_.worker_program,
                     options_.start_timeout.count(),
                     options_.start == start_method::spawn ? "; does its main() call strata::serve_if_worker()?" : "")));
-                ::kill(w.pid, SIGKILL);
+                send_signal(w.pid, w.pidfd, SIGKILL);
                 reap(w, true);
                 remove_worker(w);
                 break_pool(failure);
@@ -380,7 +405,7 @@ void pool_core::launch_worker() {
     pid_t pid = -1;
     try {
         // Descriptors a forked child must not keep: the other workers' channels.
-        std::vector<int> parent_fds{wake_fd_};
+        std::vector<int> parent_fds{wake_fd_, ends[0]};
         for (const auto& w : workers_) {
             parent_fds.push_back(w->channel);
             parent_fds.push_back(w->pidfd);
@@ -451,7 +476,13 @@ void pool_core::flush(worker_process& w) {
             fds += part.fds().size();
             parts.push_back(&part);
         }
-        const auto status = send_packet(w.channel, parts, false);
+        send_status status = send_status::sent;
+        try {
+            status = send_packet(w.channel, parts, false);
+        } catch (const std::exception& e) {
+            lose_worker(w, fmt::format("could not be sent its tasks ({})", e.what()), false);
+            return;
+        }
         if (status != send_status::sent) return;  // full (POLLOUT later) or gone (pidfd tells)
         if (w.sent == 0) w.in_flight.front()->started = clock::now();
         w.sent += parts.size();
@@ -459,17 +490,27 @@ void pool_core::flush(worker_process& w) {
 }
 
 void pool_core::receive(worker_process& w) {
+    auto still_here = [&] { return std::any_of(workers_.begin(), workers_.end(), [&](const auto& p) { return p.get() == &w; }); };
     for (int round = 0; round < 8; ++round) {
         received packets;
         try {
             packets = receive_waiting(w.channel);
         } catch (const std::exception& e) {
-            lose_worker(w, fmt::format("sent a malformed message ({})", e.what()), false);
+            lose_worker(w, fmt::format("broke its channel ({})", e.what()), false);
             return;
         }
         for (auto& m : packets.messages) {
-            handle_message(w, m);
-            if (std::none_of(workers_.begin(), workers_.end(), [&](const auto& p) { return p.get() == &w; })) return;
+            try {
+                handle_message(w, m);
+            } catch (const std::exception& e) {
+                if (still_here()) lose_worker(w, fmt::format("sent a message that could not be handled ({})", e.what()), false);
+                return;
+            }
+            if (!still_here()) return;
+        }
+        if (packets.state == received::status::malformed) {
+            lose_worker(w, fmt::format("sent a malformed message ({})", packets.problem), false);
+            return;
         }
         if (packets.state == received::status::closed) {
             lose_worker(w, "closed its channel", false);
@@ -486,9 +527,20 @@ void pool_core::handle_message(worker_process& w, message& m) {
         started_.notify_all();
         return;
     case message_kind::init_failed: {
-        auto [type, text] = decode_failure(m);
-        auto failure = std::make_exception_ptr(start_error(fmt::format(
-            "worker {} could not start: its initializer '{}' raised {}: {}", w.pid, options_.initializer, type, text)));
+        if (w.ready) {
+            lose_worker(w, "reported a start-up failure after it had started", false);
+            return;
+        }
+        std::string what;
+        try {
+            auto [type, text] = decode_failure(m);
+            what = fmt::format("raised {}: {}", type, text);
+        } catch (const std::exception&) {
+            what = "failed (its report was malformed)";
+        }
+        auto failure = std::make_exception_ptr(start_error(
+            fmt::format("worker {} could not start: its initializer '{}' {}", w.pid, options_.initializer, what)));
+        send_signal(w.pid, w.pidfd, SIGKILL);
         reap(w, true);
         remove_worker(w);
         break_pool(failure);
@@ -550,6 +602,13 @@ void pool_core::remove_worker(worker_process& w) {
 
 void pool_core::lose_worker(worker_process& w, const std::string& how_if_unknown, bool timed_out) {
     const pid_t pid = w.pid;
+    if (w.stopping && w.in_flight.empty()) {  // retired on purpose: its exit is expected
+        pollfd exit_watch{w.pidfd, POLLIN, 0};
+        if (::poll(&exit_watch, 1, 1000) == 0) send_signal(pid, w.pidfd, SIGKILL);
+        reap(w, true);
+        remove_worker(w);
+        return;
+    }
     int status = -1;
     if (!timed_out) {
         // A worker whose channel closed is normally on its way out: give it a
@@ -562,7 +621,7 @@ void pool_core::lose_worker(worker_process& w, const std::string& how_if_unknown
     if (status != -1) {
         how = describe_exit(status);
     } else {
-        ::kill(pid, SIGKILL);
+        send_signal(pid, w.pidfd, SIGKILL);
         reap(w, true);
         how = how_if_unknown.empty() ? "was killed" : how_if_unknown;
     }
@@ -595,15 +654,16 @@ void pool_core::lose_worker(worker_process& w, const std::string& how_if_unknown
 
 void pool_core::retire_finished_workers() {
     if (options_.max_tasks_per_child == 0) return;
-    for (std::size_t i = 0; i < workers_.size();) {
-        auto& w = *workers_[i];
-        if (w.ready && w.assigned >= options_.max_tasks_per_child && w.in_flight.empty()) {
-            send_one(w.channel, packet_part(message_kind::stop, 0, 0, {}, {}, {}), true);
-            reap(w, true);
-            remove_worker(w);
-            continue;
+    for (auto& w : workers_) {
+        if (w->ready && !w->stopping && w->assigned >= options_.max_tasks_per_child && w->in_flight.empty()) {
+            // Told to stop; its exit (pidfd) is handled as an expected one.
+            w->stopping = true;
+            try {
+                send_one(w->channel, packet_part(message_kind::stop, 0, 0, {}, {}, {}), false);
+            } catch (const std::exception&) {
+                send_signal(w->pid, w->pidfd, SIGKILL);
+            }
         }
-        ++i;
     }
 }
 
@@ -631,9 +691,13 @@ void pool_core::fail_everything(std::exception_ptr failure) {
 void pool_core::shut_down_workers(bool forceful) {
     for (auto& w : workers_) {
         if (forceful) {
-            ::kill(w->pid, SIGTERM);
+            send_signal(w->pid, w->pidfd, SIGTERM);
         } else {
-            send_one(w->channel, packet_part(message_kind::stop, 0, 0, {}, {}, {}), false);
+            try {
+                send_one(w->channel, packet_part(message_kind::stop, 0, 0, {}, {}, {}), false);
+            } catch (const std::exception&) {
+                send_signal(w->pid, w->pidfd, SIGTERM);
+            }
         }
     }
     // Wait for them to go, then insist.
@@ -648,7 +712,7 @@ void pool_core::shut_down_workers(bool forceful) {
         }
         if (workers_.empty()) break;
         if (clock::now() >= deadline) {
-            for (auto& w : workers_) ::kill(w->pid, SIGKILL);
+            for (auto& w : workers_) send_signal(w->pid, w->pidfd, SIGKILL);
             for (auto& w : workers_) reap(*w, true);
             while (!workers_.empty()) remove_worker(*workers_.front());
             break;
@@ -701,11 +765,16 @@ std::size_t pool::auto_chunksize(std::size_t items) const noexcept {
 }
 
 std::shared_ptr<detail::future_state> pool::submit_encoded(submission kind, std::string_view name, writer payload) {
-    if (!core_) throw usage_error("this pool was moved from");
+    return submit_to(core_, kind, name, std::move(payload));
+}
+
+std::shared_ptr<detail::future_state> pool::submit_to(const std::shared_ptr<detail::pool_core>& core, submission kind,
+                                                      std::string_view name, writer payload) {
+    if (!core) throw usage_error("this pool was moved from");
     const auto wire = kind == run_one     ? detail::message_kind::run
                       : kind == run_chunk ? detail::message_kind::run_chunk
                                           : detail::message_kind::run_star_chunk;
-    return core_->submit(wire, name, std::move(payload));
+    return core->submit(wire, name, std::move(payload));
 }
 
 void pool::check_call(std::string_view name, std::uint64_t result_tag, const std::type_info& result_type,

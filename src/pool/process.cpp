@@ -27,6 +27,12 @@ process::process(process&& other) noexcept { *this = std::move(other); }
 
 process& process::operator=(process&& other) noexcept {
     if (this != &other) {
+        // A child this object still owns is finished first, as the destructor would.
+        if (pid_ > 0 && !exitcode_) {
+            if (daemon_) kill();
+            join();
+        }
+        if (pidfd_ >= 0) ::close(pidfd_);
         task_name_ = std::move(other.task_name_);
         arguments_ = std::move(other.arguments_);
         body_ = std::move(other.body_);
@@ -82,23 +88,30 @@ void process::start() {
         }
         pid_ = pid;
     } else {
+        // The message first: if it cannot be made, no child is left waiting for it.
+        const detail::packet_part run(detail::message_kind::run, 1, 0, task_name_, std::move(arguments_->bytes()),
+                                      arguments_->release_fds());
         int ends[2];
         if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) != 0) {
             throw std::system_error(errno, std::generic_category(), "socketpair for a process");
         }
+        struct closer {
+            int fd;
+            ~closer() { ::close(fd); }
+        } parent_end{ends[0]};
         try {
             pid_ = detail::launch_worker(method == strata::start_method::fork, "/proc/self/exe", ends[1], {ends[0]}, "",
                                          daemon_ ? detail::worker_role::daemon : detail::worker_role::process);
         } catch (...) {
-            ::close(ends[0]);
             ::close(ends[1]);
             throw;
         }
         ::close(ends[1]);
-        const detail::packet_part run(detail::message_kind::run, 1, 0, task_name_, std::move(arguments_->bytes()),
-                                      arguments_->release_fds());
-        detail::send_one(ends[0], run, true);  // if the child already died, join() tells
-        ::close(ends[0]);
+        try {
+            detail::send_one(ends[0], run, true);  // if the child already died, join() tells
+        } catch (const std::exception&) {
+            // Closing our end below makes the child see end of stream and exit.
+        }
     }
     pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
 }

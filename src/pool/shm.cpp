@@ -56,6 +56,12 @@ shared_buffer::shared_buffer(std::size_t bytes, std::string_view label) {
 }
 
 shared_buffer shared_buffer::adopt(int fd) {
+    // A buffer someone else could shrink would crash us (SIGBUS) on access.
+    const int seals = ::fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || (seals & F_SEAL_SHRINK) == 0) {
+        ::close(fd);
+        throw error("a received shared buffer is not a sealed memfd; refusing to map it");
+    }
     struct stat info {};
     if (::fstat(fd, &info) != 0) {
         const int saved = errno;

@@ -1,12 +1,14 @@
 // The task registry: a function-local static map, filled by STRATA_TASK
 // during static initialisation in every process of the program.
 #include <cxxabi.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <set>
 
 #include "strata/task.hpp"
@@ -23,6 +25,13 @@ struct registry {
 
 registry& tasks() {
     static registry instance;
+    // A worker forked while another thread of the parent held the lock must
+    // not inherit it locked: the child starts with a fresh one.
+    static const bool reset_in_children = [] {
+        ::pthread_atfork(nullptr, nullptr, [] { new (&tasks().mutex) std::mutex(); });
+        return true;
+    }();
+    (void)reset_in_children;
     return instance;
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
@@ -250,7 +251,9 @@ void serve_if_worker() {
     detail::worker_main(fd, parent_pid, init, role);
 }
 
-unsigned thread_count() {
+namespace {
+
+unsigned count_threads_now() {
     unsigned count = 0;
     if (DIR* tasks = ::opendir("/proc/self/task")) {
         while (const dirent* entry = ::readdir(tasks)) {
@@ -259,6 +262,20 @@ unsigned thread_count() {
         ::closedir(tasks);
     }
     return count;
+}
+
+}  // namespace
+
+unsigned thread_count() {
+    // A thread that was just joined can still be listed for a moment while
+    // the kernel finishes its exit: look again briefly before answering "more
+    // than one", so such a thread does not count.
+    unsigned fewest = count_threads_now();
+    for (int look = 0; fewest > 1 && look < 10; ++look) {
+        ::usleep(2000);
+        fewest = std::min(fewest, count_threads_now());
+    }
+    return fewest;
 }
 
 }  // namespace strata

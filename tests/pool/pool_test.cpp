@@ -363,6 +363,35 @@ TEST_CASE("Pool.Terminate.kills workers now and cancels what is left") {
     CHECK_NO_LEAKS(snapshot);
 }
 
+TEST_CASE("Pool.FaultInjection.when no worker can be replaced, queued tasks fail instead of waiting forever") {
+    strata::test::leak_check snapshot;
+    {
+        pool workers({.processes = 2, .start = start_method::fork});
+        std::vector<strata::future<int>> futures;
+        for (int i = 0; i < 6; ++i) futures.push_back(workers.submit(sleep_ms, 3000));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        strata::detail::inject_failure(strata::detail::injectable::fork, EAGAIN, 100);
+        for (int pid : workers.worker_pids()) ::kill(pid, SIGKILL);
+        int lost = 0;
+        int not_started = 0;
+        for (auto& f : futures) {
+            REQUIRE(f.wait_for(std::chrono::seconds(10)));
+            try {
+                f.get();
+            } catch (const strata::worker_lost&) {
+                ++lost;
+            } catch (const strata::start_error& e) {
+                CHECK(std::string(e.what()).find("fork failed") != std::string::npos);
+                ++not_started;
+            }
+        }
+        CHECK(lost == 2);
+        CHECK(not_started == 4);
+        strata::detail::inject_failure(strata::detail::injectable::fork, 0, 0);
+    }
+    CHECK_NO_LEAKS(snapshot);
+}
+
 TEST_CASE("Pool.FaultInjection.fork and memfd failures are clear errors, not hangs") {
     strata::test::leak_check snapshot;
     strata::detail::inject_failure(strata::detail::injectable::fork, EAGAIN);

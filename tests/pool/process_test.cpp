@@ -19,6 +19,7 @@ STRATA_TASK(queue_produce, [](strata::queue q, std::int64_t first, std::int64_t 
 });
 STRATA_TASK(exit_with, [](int code) { std::exit(code); });
 STRATA_TASK(process_fail, [] { throw std::runtime_error("process task failed"); });
+STRATA_TASK(count_buffers, [](std::vector<strata::shared_buffer> buffers) { std::exit(static_cast<int>(buffers.size())); });
 
 }  // namespace
 
@@ -54,6 +55,18 @@ TEST_CASE("Process.Task.runs in a child; exit codes follow Python's convention")
         }
         CHECK_NO_LEAKS(snapshot);
     }
+}
+
+TEST_CASE("Process.Task.arguments that cannot be sent fail start() and leave no child") {
+    strata::test::leak_check snapshot;
+    {
+        std::vector<strata::shared_buffer> too_many;
+        for (int i = 0; i < 251; ++i) too_many.emplace_back(64);
+        strata::process child(count_buffers, too_many);
+        CHECK_THROWS_WITH_AS(child.start(), doctest::Contains("at most 250 descriptors"), strata::error);
+        CHECK(child.pid() == -1);
+    }
+    CHECK_NO_LEAKS(snapshot);
 }
 
 TEST_CASE("Process.Callable.runs a lambda in a forked child") {

@@ -1,10 +1,10 @@
 // Edit distance (optimal string alignment) and nearest-name suggestions.
-#include "suggest.hpp"
+#include "strata/detail/suggest.hpp"
 
 #include <algorithm>
 #include <cctype>
 
-namespace strata::cli {
+namespace strata::detail {
 
 namespace {
 
@@ -49,4 +49,4 @@ std::vector<std::string> closest_names(std::string_view word, const std::vector<
     return names;
 }
 
-}  // namespace strata::cli
+}  // namespace strata::detail

@@ -5,14 +5,16 @@
 #include <string_view>
 #include <vector>
 
-namespace strata::cli {
+#include "strata/export.hpp"
+
+namespace strata::detail {
 
 /// Number of single-character edits (insert, delete, replace, swap of two
 /// neighbours) that turn `a` into `b`, ignoring case.
-std::size_t edit_distance(std::string_view a, std::string_view b);
+STRATA_API std::size_t edit_distance(std::string_view a, std::string_view b);
 
 /// The candidates within a small edit distance of `word` (or starting with
 /// it), closest first; empty when nothing is close.
-std::vector<std::string> closest_names(std::string_view word, const std::vector<std::string>& candidates);
+STRATA_API std::vector<std::string> closest_names(std::string_view word, const std::vector<std::string>& candidates);
 
-}  // namespace strata::cli
+}  // namespace strata::detail
