@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.footer("Run 'strata COMMAND --help' for the options of one command.");
 
+    // Alphabetical, whatever order the command files were linked in.
+    std::sort(registry().begin(), registry().end(), [](const command& a, const command& b) { return a.name < b.name; });
     std::vector<std::pair<CLI::App*, runner>> commands;
     for (const auto& entry : registry()) {
         CLI::App* sub = app.add_subcommand(std::string(entry.name), std::string(entry.summary));

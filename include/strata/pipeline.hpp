@@ -1,0 +1,59 @@
+// Filter chains: parsing "gaussblur=sigma=3,sharpen=amount=1.5,invert", and
+// running a chain on an image strip by strip, on processes, threads or serially.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "strata/export.hpp"
+#include "strata/filter.hpp"
+#include "strata/image.hpp"
+
+namespace strata {
+
+class pool;
+
+/// One filter of a chain with its parameter values.
+struct chain_step {
+    const filter_spec* filter = nullptr;
+    filter_args args;
+    std::size_t position = 0;  ///< where the step starts in the chain text
+};
+
+/// A parsed chain.
+struct filter_chain {
+    std::string text;
+    std::vector<chain_step> steps;
+};
+
+/// Parses a chain: steps separated by ',', each `name`, `name=value` (the
+/// first parameter) or `name=param=value:param=value`. Throws chain_error
+/// naming the unknown filter (with the nearest names), or the filter, the
+/// parameter and its accepted range, and pointing at the offending text.
+STRATA_API filter_chain parse_chain(std::string_view text);
+
+enum class backend { processes, threads, serial };
+
+struct run_options {
+    backend where = backend::processes;
+    /// Workers for processes / threads; 0: one per hardware thread.
+    unsigned workers = 0;
+    /// Strips per stage; 0: four per worker, never more than the rows.
+    unsigned strips = 0;
+};
+
+/// Runs `chain` on `input` and returns the result, bit-identical to running
+/// it on the whole image in one process, whatever the backend and strips.
+/// `workers` is used for backend::processes (one is made if null).
+STRATA_API image run_chain(const filter_chain& chain, const image& input, const run_options& options = {},
+                           pool* workers = nullptr);
+
+/// Runs the steps [first, last) of `chain` on rows [y0, y1) of `input`,
+/// writing those rows of `output` (the work of one strip; the pieces
+/// OpenCV needs around the strip are read from `input`).
+STRATA_API void run_strip(const filter_chain& chain, std::size_t first, std::size_t last, const image& input,
+                          const image& output, int y0, int y1);
+
+}  // namespace strata

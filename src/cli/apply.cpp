@@ -1,0 +1,122 @@
+// `strata apply INPUT OUTPUT -f CHAIN`: one image through a filter chain.
+#include <chrono>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "command.hpp"
+#include "strata/image.hpp"
+#include "strata/pipeline.hpp"
+#include "strata/pool.hpp"
+#include "validators.hpp"
+
+namespace strata::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct apply_options {
+    std::string input;
+    std::string output;
+    std::string chain;
+    std::string backend = "processes";
+    unsigned workers = 0;
+    unsigned strips = 0;
+    int quality = 0;
+    bool strip_metadata = false;
+    bool keep_orientation = false;
+    std::string fail_policy = "truncated";
+    std::uint64_t max_pixels = load_options{}.max_pixels;
+};
+
+double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+}
+
+fail_on parse_fail_on(const std::string& name) {
+    if (name == "none") return fail_on::none;
+    if (name == "error") return fail_on::error;
+    if (name == "warning") return fail_on::warning;
+    return fail_on::truncated;
+}
+
+int run_apply(const apply_options& options) {
+    filter_chain chain;
+    try {
+        chain = parse_chain(options.chain);
+    } catch (const chain_error& e) {
+        fmt::print(stderr, "strata apply: bad filter chain: {}\n", e.what());
+        return exit_usage;
+    }
+    const fs::path input(options.input);
+    const fs::path output(options.output);
+    std::error_code ec;
+    if (fs::exists(output, ec) && fs::equivalent(input, output, ec)) {
+        fmt::print(stderr, "strata apply: {}: the output is the input; choose another output path\n", output.string());
+        return exit_failure;
+    }
+    if (!can_write(output)) {
+        fmt::print(stderr, "strata apply: {}: no image format for the extension '{}' (try .jpg, .png, .webp, .tif)\n",
+                   output.string(), output.extension().string());
+        return exit_failure;
+    }
+
+    const backend where = options.backend == "threads" ? backend::threads
+                          : options.backend == "serial" ? backend::serial
+                                                        : backend::processes;
+    const unsigned workers = options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
+    // Workers first, while this process has one thread: they can be forked.
+    std::unique_ptr<pool> processes;
+    if (where == backend::processes) processes = std::make_unique<pool>(pool_options{.processes = workers});
+
+    const auto start = std::chrono::steady_clock::now();
+    const image decoded = read_image(input, {.fail = parse_fail_on(options.fail_policy),
+                                             .max_pixels = options.max_pixels,
+                                             .autorotate = !options.keep_orientation});
+    const auto decoded_at = std::chrono::steady_clock::now();
+    const image result = run_chain(chain, decoded, {.where = where, .workers = workers, .strips = options.strips},
+                                   processes.get());
+    const auto filtered_at = std::chrono::steady_clock::now();
+    write_image(result, output, {.quality = options.quality, .strip_metadata = options.strip_metadata});
+    const auto written_at = std::chrono::steady_clock::now();
+
+    fmt::print("{}: {}x{}, {} band{} in {:.3f} s (decode {:.3f}, filter {:.3f} on {} x {}, encode {:.3f})\n",
+               output.string(), result.width(), result.height(), result.bands(), result.bands() == 1 ? "" : "s",
+               seconds_between(start, written_at), seconds_between(start, decoded_at),
+               seconds_between(decoded_at, filtered_at), workers, options.backend, seconds_between(filtered_at, written_at));
+    return exit_ok;
+}
+
+runner setup_apply(CLI::App& sub) {
+    auto options = std::make_shared<apply_options>();
+    sub.add_option("input", options->input, "Image to read")->required();
+    sub.add_option("output", options->output, "Image to write; its extension picks the format")->required();
+    sub.add_option("-f,--filter", options->chain, "Filter chain, e.g. 'gaussblur=sigma=3,sharpen=amount=1.5'")->required();
+    sub.add_option("-b,--backend", options->backend, "Where strips run")
+        ->check(one_of({"processes", "threads", "serial"}))
+        ->capture_default_str();
+    sub.add_option("-w,--workers", options->workers, "Worker processes or threads (default: one per core)")
+        ->check(whole_number(1, 1024));
+    sub.add_option("--strips", options->strips, "Strips per image (default: four per worker)")
+        ->check(whole_number(1, 1'000'000));
+    sub.add_option("-q,--quality", options->quality, "Quality 1-100 for lossy formats")->check(whole_number(1, 100));
+    sub.add_flag("--strip-metadata", options->strip_metadata, "Leave ICC profile, EXIF and XMP out of the output");
+    sub.add_flag("--keep-orientation", options->keep_orientation, "Do not turn the image upright by its EXIF orientation");
+    sub.add_option("--fail-on", options->fail_policy, "Decoder damage that fails the input")
+        ->check(one_of({"none", "truncated", "error", "warning"}))
+        ->capture_default_str();
+    sub.add_option("--max-pixels", options->max_pixels, "Refuse images with more pixels than this")
+        ->check(whole_number(1, std::numeric_limits<std::int64_t>::max()))
+        ->capture_default_str();
+    return [options] { return run_apply(*options); };
+}
+
+STRATA_COMMAND("apply", "Filter one image: decode, run a filter chain strip by strip, encode", setup_apply);
+
+}  // namespace
+
+}  // namespace strata::cli
