@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <opencv2/core/utility.hpp>
 
 #include "command.hpp"
 #include "strata/image.hpp"
@@ -73,6 +74,9 @@ int run_apply(const apply_options& options) {
     std::unique_ptr<pool> processes;
     if (where == backend::processes) processes = std::make_unique<pool>(pool_options{.processes = workers});
 
+    // strata decides the parallelism (workers x strips); OpenCV's own
+    // threads would only compete with it, and would make "serial" untrue.
+    cv::setNumThreads(1);
     const auto start = std::chrono::steady_clock::now();
     const image decoded = read_image(input, {.fail = parse_fail_on(options.fail_policy),
                                              .max_pixels = options.max_pixels,

@@ -6,6 +6,6 @@
 namespace strata {
 
 image_error::image_error(std::filesystem::path path, std::string reason)
-    : error(path.string() + ": " + reason), path_(std::move(path)), reason_(std::move(reason)) {}
+    : error(std::string(path.string()).append(": ").append(reason)), path_(std::move(path)), reason_(std::move(reason)) {}
 
 }  // namespace strata
