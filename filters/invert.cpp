@@ -5,15 +5,13 @@
 
 namespace {
 
-double full_scale(int depth) { return depth == CV_8U ? 255.0 : depth == CV_16U ? 65535.0 : 1.0; }
-
 STRATA_FILTER(strata::filter_spec{
     .name = "invert",
     .summary = "Negative: full scale minus each colour sample (255, 65535 or 1.0); alpha is kept",
     .example = "invert",
     .kind = strata::filter_kind::point,
     .apply = [](const cv::Mat& input, cv::Mat& output, const strata::filter_args&) {
-        cv::subtract(cv::Scalar::all(full_scale(input.depth())), input, output);
+        cv::subtract(cv::Scalar::all(strata::full_scale(input.depth())), input, output);
         const int bands = input.channels();
         if (bands == 2 || bands == 4) {
             const int alpha[] = {bands - 1, bands - 1};

@@ -6,8 +6,6 @@
 
 namespace {
 
-int radius(double sigma) { return (cvRound(sigma * 4 * 2 + 1) | 1) / 2; }
-
 STRATA_FILTER(strata::filter_spec{
     .name = "sharpen",
     .summary = "Unsharp mask: input + amount x (input - Gaussian blur of sigma), saturated to the sample range",
@@ -15,7 +13,7 @@ STRATA_FILTER(strata::filter_spec{
     .kind = strata::filter_kind::neighbourhood,
     .params = {{.name = "sigma", .summary = "blur of the mask, in pixels", .default_value = 1, .minimum = 0.1, .maximum = 50},
                {.name = "amount", .summary = "strength", .default_value = 1, .minimum = 0, .maximum = 10}},
-    .halo = [](const strata::filter_args& args) { return radius(args.number("sigma")); },
+    .halo = [](const strata::filter_args& args) { return strata::gaussian_radius(args.number("sigma")); },
     .apply = [](const cv::Mat& input, cv::Mat& output, const strata::filter_args& args) {
         const double amount = args.number("amount");
         cv::Mat blurred;

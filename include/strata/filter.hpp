@@ -72,6 +72,13 @@ struct filter_spec {
     std::function<void(const cv::Mat& input, cv::Mat& output, const filter_args&)> apply;
 };
 
+/// The largest sample value of an OpenCV depth: 255 (8-bit), 65535 (16-bit), 1.0 (float).
+inline double full_scale(int depth) noexcept { return depth == CV_8U ? 255.0 : depth == CV_16U ? 65535.0 : 1.0; }
+
+/// The radius of the kernel cv::GaussianBlur uses for `sigma` (its larger,
+/// non-8-bit rule, so it covers every depth): the halo of a Gaussian.
+inline int gaussian_radius(double sigma) noexcept { return (cvRound(sigma * 4 * 2 + 1) | 1) / 2; }
+
 /// Registers a filter; used through STRATA_FILTER.
 STRATA_API bool register_filter(filter_spec spec);
 /// The filter called `name`, or nullptr.

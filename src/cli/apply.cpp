@@ -1,7 +1,6 @@
 // `strata apply INPUT OUTPUT -f CHAIN`: one image through a filter chain.
 #include <chrono>
 #include <filesystem>
-#include <limits>
 #include <memory>
 #include <thread>
 
@@ -9,6 +8,7 @@
 #include <opencv2/core/utility.hpp>
 
 #include "command.hpp"
+#include "load_flags.hpp"
 #include "strata/image.hpp"
 #include "strata/pipeline.hpp"
 #include "strata/pool.hpp"
@@ -30,19 +30,11 @@ struct apply_options {
     int quality = 0;
     bool strip_metadata = false;
     bool keep_orientation = false;
-    std::string fail_policy = "truncated";
-    std::uint64_t max_pixels = load_options{}.max_pixels;
+    load_flags loading;
 };
 
 double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
     return std::chrono::duration<double>(b - a).count();
-}
-
-fail_on parse_fail_on(const std::string& name) {
-    if (name == "none") return fail_on::none;
-    if (name == "error") return fail_on::error;
-    if (name == "warning") return fail_on::warning;
-    return fail_on::truncated;
 }
 
 int run_apply(const apply_options& options) {
@@ -78,9 +70,9 @@ int run_apply(const apply_options& options) {
     // threads would only compete with it, and would make "serial" untrue.
     cv::setNumThreads(1);
     const auto start = std::chrono::steady_clock::now();
-    const image decoded = read_image(input, {.fail = parse_fail_on(options.fail_policy),
-                                             .max_pixels = options.max_pixels,
-                                             .autorotate = !options.keep_orientation});
+    load_options reading = options.loading.options();
+    reading.autorotate = !options.keep_orientation;
+    const image decoded = read_image(input, reading);
     const auto decoded_at = std::chrono::steady_clock::now();
     const image result = run_chain(chain, decoded, {.where = where, .workers = workers, .strips = options.strips},
                                    processes.get());
@@ -110,12 +102,7 @@ runner setup_apply(CLI::App& sub) {
     sub.add_option("-q,--quality", options->quality, "Quality 1-100 for lossy formats")->check(whole_number(1, 100));
     sub.add_flag("--strip-metadata", options->strip_metadata, "Leave ICC profile, EXIF and XMP out of the output");
     sub.add_flag("--keep-orientation", options->keep_orientation, "Do not turn the image upright by its EXIF orientation");
-    sub.add_option("--fail-on", options->fail_policy, "Decoder damage that fails the input")
-        ->check(one_of({"none", "truncated", "error", "warning"}))
-        ->capture_default_str();
-    sub.add_option("--max-pixels", options->max_pixels, "Refuse images with more pixels than this")
-        ->check(whole_number(1, std::numeric_limits<std::int64_t>::max()))
-        ->capture_default_str();
+    options->loading.add_to(sub);
     return [options] { return run_apply(*options); };
 }
 

@@ -1,7 +1,6 @@
 // `strata info`: decode image files fully and describe what they hold.
 #include <chrono>
 #include <filesystem>
-#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
+#include "load_flags.hpp"
 #include "output_file.hpp"
-#include "validators.hpp"
 #include "strata/error.hpp"
 #include "strata/image_info.hpp"
 
@@ -25,8 +24,7 @@ struct info_options {
     std::vector<std::string> inputs;
     bool recursive = false;
     std::string json_path;
-    std::string fail_policy = "truncated";
-    std::uint64_t max_pixels = load_options{}.max_pixels;
+    load_flags loading;
 };
 
 // Files named on the command line are taken as they are; folders give their
@@ -56,20 +54,13 @@ std::vector<fs::path> expand_inputs(const info_options& options) {
     return files;
 }
 
-fail_on parse_fail_on(const std::string& name) {
-    if (name == "none") return fail_on::none;
-    if (name == "error") return fail_on::error;
-    if (name == "warning") return fail_on::warning;
-    return fail_on::truncated;
-}
-
 std::string describe_samples(const image_info& info) {
     return fmt::format("{}-bit{}", info.bits, info.is_float ? " float" : "");
 }
 
 int run_info(const info_options& options) {
     const auto files = expand_inputs(options);
-    const load_options load{.fail = parse_fail_on(options.fail_policy), .max_pixels = options.max_pixels};
+    const load_options load = options.loading.options();
 
     nlohmann::json report = nlohmann::json::array();
     int failed = 0;
@@ -116,12 +107,7 @@ runner setup_info(CLI::App& sub) {
     sub.add_option("inputs", options->inputs, "Image files, or folders of them")->required();
     sub.add_flag("-r,--recursive", options->recursive, "Descend into sub-folders of folder inputs");
     sub.add_option("--json", options->json_path, "Also write the results as JSON to this file");
-    sub.add_option("--fail-on", options->fail_policy, "Decoder damage that fails a file")
-        ->check(one_of({"none", "truncated", "error", "warning"}))
-        ->capture_default_str();
-    sub.add_option("--max-pixels", options->max_pixels, "Refuse images with more pixels than this")
-        ->check(whole_number(1, std::numeric_limits<std::int64_t>::max()))
-        ->capture_default_str();
+    options->loading.add_to(sub);
     return [options] { return run_info(*options); };
 }
 

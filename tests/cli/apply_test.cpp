@@ -7,25 +7,18 @@
 
 #include "strata/strata.hpp"
 #include "support/paths.hpp"
+#include "support/temp_folder.hpp"
 #include "support/subprocess.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
+using strata::test::temp_folder;
 using strata::test::run_strata;
 using strata::test::testdata;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-struct temp_folder {
-    fs::path path;
-    temp_folder() {
-        std::string pattern = (fs::temp_directory_path() / "strata-apply-XXXXXX").string();
-        path = ::mkdtemp(pattern.data());
-    }
-    ~temp_folder() { fs::remove_all(path); }
-    std::size_t count() const { return static_cast<std::size_t>(std::distance(fs::directory_iterator(path), {})); }
-};
 
 }  // namespace
 

@@ -9,24 +9,18 @@
 #include <nlohmann/json.hpp>
 
 #include "support/paths.hpp"
+#include "support/temp_folder.hpp"
 #include "support/subprocess.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
+using strata::test::temp_folder;
 using strata::test::run_strata;
 using strata::test::testdata;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-struct temp_folder {
-    fs::path path;
-    temp_folder() {
-        std::string pattern = (fs::temp_directory_path() / "strata-test-XXXXXX").string();
-        path = ::mkdtemp(pattern.data());
-    }
-    ~temp_folder() { fs::remove_all(path); }
-};
 
 }  // namespace
 
@@ -75,7 +69,7 @@ TEST_CASE("Cli.Info.writes a complete JSON report") {
     CHECK(report[5]["status"] == "failed");
     CHECK(report[5]["error"] == "empty file (0 bytes)");
     // Only the report itself: no temporary file left beside it.
-    CHECK(std::distance(fs::directory_iterator(folder.path), fs::directory_iterator{}) == 1);
+    CHECK(folder.count() == 1);
 }
 
 TEST_CASE("Cli.Info.a report into a missing folder fails clearly and leaves nothing") {

@@ -6,21 +6,14 @@
 
 #include "strata/strata.hpp"
 #include "support/paths.hpp"
+#include "support/temp_folder.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
+using strata::test::temp_folder;
 using strata::test::testdata;
 
-struct temp_folder {
-    fs::path path;
-    temp_folder() {
-        std::string pattern = (fs::temp_directory_path() / "strata-image-XXXXXX").string();
-        path = ::mkdtemp(pattern.data());
-    }
-    ~temp_folder() { fs::remove_all(path); }
-    std::size_t count() const { return static_cast<std::size_t>(std::distance(fs::directory_iterator(path), {})); }
-};
 
 bool same_pixels(const strata::image& a, const strata::image& b) {
     return a.layout() == b.layout() && std::memcmp(a.pixels().data(), b.pixels().data(), a.layout().bytes()) == 0;
