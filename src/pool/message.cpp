@@ -229,7 +229,7 @@ std::vector<message> parse_packet(std::span<const std::byte> bytes, std::vector<
             offset += sizeof header;
             if (header.magic != wire_magic) throw protocol_error("packet is not a strata message (bad magic)");
             if (header.kind < static_cast<std::uint8_t>(message_kind::hello) ||
-                header.kind > static_cast<std::uint8_t>(message_kind::value)) {
+                header.kind > static_cast<std::uint8_t>(message_kind::exited)) {
                 throw protocol_error("unknown message kind " + std::to_string(header.kind));
             }
             if ((header.flags & ~flag_out_of_line) != 0) throw protocol_error("unknown message flags");

@@ -26,6 +26,9 @@ enum class message_kind : std::uint8_t {
     init_failed,      ///< worker -> parent: the initializer threw (payload as failure)
     stop,             ///< parent -> worker: exit now
     value,            ///< pipe / queue: one sent value
+    fork_request,     ///< pool -> fork server: make a worker
+    forked,           ///< fork server -> pool: a worker (id = pid, or 0 with tag = errno), its channel attached
+    exited,           ///< fork server -> pool: worker `id` ended with wait status `tag`
 };
 
 inline constexpr std::size_t inline_limit = 32 * 1024;

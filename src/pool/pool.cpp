@@ -23,6 +23,7 @@
 
 #include <fmt/format.h>
 
+#include "fork_server.hpp"
 #include "message.hpp"
 #include "strata/pool.hpp"
 #include "syscall.hpp"
@@ -138,6 +139,8 @@ private:
     double average_task_seconds_ = 1;  ///< run time of recent tasks; starts pessimistic
     pool_stats stats_;
     int wake_fd_ = -1;
+    /// Forks the workers in fork mode (the parent itself runs threads by then).
+    std::unique_ptr<fork_server> forks_;
     std::atomic<bool> dispatcher_asleep_{false};  ///< in poll(): a submit must wake it
     std::thread dispatcher_;
     bool joined_ = false;
@@ -274,6 +277,15 @@ void pool_core::join() {
 
 void pool_core::dispatch() {
     std::unique_lock lock(mutex_);
+    if (options_.start == start_method::fork) {
+        // First thing, while the constructing thread only waits: the fork
+        // server is a copy of the program with no other thread in it.
+        try {
+            forks_ = std::make_unique<fork_server>(std::vector<int>{wake_fd_}, options_.initializer);
+        } catch (...) {
+            break_pool(std::current_exception());
+        }
+    }
     std::vector<pollfd> watched;
     std::vector<worker_process*> owners;
     while (true) {
@@ -393,34 +405,37 @@ void pool_core::dispatch() {
             ++i;
         }
     }
+    forks_.reset();  // every worker is gone: the server may go too
     phase_ = phase::finished;
     started_.notify_all();
 }
 
 void pool_core::launch_worker() {
-    int ends[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) != 0) {
-        throw std::system_error(errno, std::generic_category(), "socketpair for a worker channel");
-    }
     pid_t pid = -1;
-    try {
-        // Descriptors a forked child must not keep: the other workers' channels.
-        std::vector<int> parent_fds{wake_fd_, ends[0]};
-        for (const auto& w : workers_) {
-            parent_fds.push_back(w->channel);
-            parent_fds.push_back(w->pidfd);
+    int channel = -1;
+    if (forks_) {
+        const auto made = forks_->start_worker(options_.start_timeout);
+        pid = made.pid;
+        channel = made.channel;
+    } else {
+        int ends[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) != 0) {
+            throw std::system_error(errno, std::generic_category(), "socketpair for a worker channel");
         }
-        pid = detail::launch_worker(options_.start == start_method::fork, options_.worker_program, ends[1], parent_fds,
-                            options_.initializer, worker_role::pool);
-    } catch (...) {
-        ::close(ends[0]);
+        try {
+            pid = detail::launch_worker(false, options_.worker_program, ends[1], {}, options_.initializer,
+                                        worker_role::pool);
+        } catch (...) {
+            ::close(ends[0]);
+            ::close(ends[1]);
+            throw;
+        }
         ::close(ends[1]);
-        throw;
+        channel = ends[0];
     }
-    ::close(ends[1]);
     auto w = std::make_unique<worker_process>();
     w->pid = pid;
-    w->channel = ends[0];
+    w->channel = channel;
     w->pidfd = open_pidfd(pid);
     w->launched = clock::now();
     ++stats_.workers_started;
@@ -589,6 +604,13 @@ void pool_core::handle_message(worker_process& w, message& m) {
 }
 
 int pool_core::reap(worker_process& w, bool block) {
+    if (forks_) {
+        // The fork server is the parent: it reaps, and reports the status.
+        pollfd exit_watch{w.pidfd, POLLIN, 0};
+        const bool exited = ::poll(&exit_watch, 1, 0) > 0;
+        return forks_->exit_status(w.pid, block || exited,
+                                   block ? std::chrono::milliseconds(5000) : std::chrono::milliseconds(500));
+    }
     int status = 0;
     const pid_t result = STRATA_RETRY(::waitpid(w.pid, &status, block ? 0 : WNOHANG));
     return result == w.pid ? status : -1;

@@ -300,6 +300,34 @@ TEST_CASE("Pool.StartMethod.fork is refused in a multi-threaded process; automat
     other.join();
 }
 
+TEST_CASE("Pool.StartMethod.replacement workers come from the fork server, never from a busy parent") {
+    // Workers retire after every task, so each of these 400 tasks needs a new
+    // worker, while another thread of this process keeps taking a lock that
+    // the task takes too. Forked from this process, a worker could inherit
+    // that lock held, and hang.
+    strata::test::leak_check snapshot;
+    {
+        pool workers({.processes = 2, .max_tasks_per_child = 1, .start = start_method::fork});
+        std::atomic<bool> stop{false};
+        std::thread busy([&] {
+            while (!stop) {
+                std::lock_guard hold(parent_lock);
+                std::this_thread::sleep_for(std::chrono::microseconds(50));
+            }
+        });
+        std::vector<std::int64_t> items(400);
+        std::iota(items.begin(), items.end(), 0);
+        auto all = workers.map_async(square_under_lock, items, 1);
+        const bool finished = all.wait_for(std::chrono::seconds(60));
+        stop = true;
+        busy.join();
+        REQUIRE(finished);
+        CHECK(all.get()[399] == 399 * 399);
+        CHECK(workers.stats().workers_started >= 400);
+    }
+    CHECK_NO_LEAKS(snapshot);
+}
+
 TEST_CASE("Pool.Initializer.runs once in each worker; a failing one stops the pool from starting") {
     for (const auto start : {start_method::fork, start_method::spawn}) {
         strata::test::leak_check snapshot;

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -29,8 +30,14 @@ struct point {
 };
 
 inline int initialised_value = 0;
+/// A lock that a task takes and that a thread of the parent may hold.
+inline std::mutex parent_lock;
 
 STRATA_TASK(square, [](std::int64_t x) { return x * x; });
+STRATA_TASK(square_under_lock, [](std::int64_t x) {
+    std::lock_guard hold(parent_lock);
+    return x * x;
+});
 STRATA_TASK(add, [](std::int64_t a, std::int64_t b) { return a + b; });
 STRATA_TASK(nothing, [] {});
 STRATA_TASK(worker_pid, [] { return static_cast<std::int32_t>(::getpid()); });
