@@ -34,7 +34,7 @@ TEST_CASE("Cli.Info.describes each photograph of a folder, sorted, and exits 0")
     CHECK(contains(result.out, photos + "/coffee-rgba.png: 200x133, 4 bands, 8-bit, srgb with alpha, pngload"));
     CHECK(contains(result.out, photos + "/rocket-16bit.png: 160x107, 3 bands, 16-bit, rgb16, pngload"));
     CHECK(result.out.find("astronaut.jpg") < result.out.find("camera.png"));
-    CHECK(contains(result.out, "5 images decoded, 0 failed"));
+    CHECK(contains(result.out, "6 images decoded, 0 failed"));
 }
 
 TEST_CASE("Cli.Info.reports each broken file by name and reason, goes on, exits 1") {
@@ -61,13 +61,13 @@ TEST_CASE("Cli.Info.writes a complete JSON report") {
 
     std::ifstream file(report_path);
     const auto report = nlohmann::json::parse(file);
-    REQUIRE(report.size() == 6);
+    REQUIRE(report.size() == 7);
     CHECK(report[0]["path"] == (testdata() / "photos" / "astronaut.jpg").string());
     CHECK(report[0]["status"] == "ok");
     CHECK(report[0]["width"] == 512);
-    CHECK(report[4]["bits"] == 16);
-    CHECK(report[5]["status"] == "failed");
-    CHECK(report[5]["error"] == "empty file (0 bytes)");
+    CHECK(report[5]["bits"] == 16);
+    CHECK(report[6]["status"] == "failed");
+    CHECK(report[6]["error"] == "empty file (0 bytes)");
     // Only the report itself: no temporary file left beside it.
     CHECK(folder.count() == 1);
 }

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <opencv2/imgproc.hpp>
+
 #include "strata/strata.hpp"
 #include "support/paths.hpp"
 #include "support/temp_folder.hpp"
@@ -40,6 +42,28 @@ TEST_CASE("Image.Read.decodes each photograph into shared memory with its layout
         CHECK(picture.pixels().fd() >= 0);
         CHECK(picture.pixels().size() == photo.layout.bytes());
     }
+}
+
+TEST_CASE("Image.Read.EXIF orientation turns the image upright unless asked not to") {
+    const auto path = testdata() / "photos" / "chelsea-orientation6.jpg";  // stored turned, orientation 6
+    const auto upright = strata::read_image(path);
+    CHECK(upright.width() == 226);
+    CHECK(upright.height() == 150);
+    const auto raw = strata::read_image(path, {.autorotate = false});
+    CHECK(raw.width() == 150);
+    CHECK(raw.height() == 226);
+
+    // Upright means the right way up: close to the original, not to it upside down.
+    const auto original = strata::read_image(testdata() / "photos" / "chelsea.jpg");
+    cv::Mat reference;
+    cv::resize(cv::Mat(original.height(), original.width(), CV_8UC3, original.pixels().data()), reference, {226, 150}, 0, 0,
+               cv::INTER_AREA);
+    const cv::Mat turned(upright.height(), upright.width(), CV_8UC3, upright.pixels().data());
+    cv::Mat upside_down;
+    cv::flip(turned, upside_down, -1);
+    const double right_way = cv::norm(turned, reference, cv::NORM_L1) / turned.total();
+    const double wrong_way = cv::norm(upside_down, reference, cv::NORM_L1) / turned.total();
+    CHECK(right_way < wrong_way / 3);
 }
 
 TEST_CASE("Image.Write.lossless formats round-trip every layout exactly") {
