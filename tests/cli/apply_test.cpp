@@ -14,11 +14,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using strata::test::temp_folder;
+using strata::test::contains;
 using strata::test::run_strata;
 using strata::test::testdata;
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 
 }  // namespace
 

@@ -19,9 +19,8 @@
 
 namespace {
 
+using strata::test::contains;
 using strata::test::run_strata;
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 const char* backends[] = {"processes", "threads", "serial"};
 

@@ -22,6 +22,9 @@ run_result run(const std::vector<std::string>& argv, const std::string& input = 
 
 namespace strata::test {
 
+/// True if `text` contains `part` (for checking what a program printed).
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 /// Runs the strata program under test with `args`.
 run_result run_strata(std::vector<std::string> args, const std::string& input = {});
 
