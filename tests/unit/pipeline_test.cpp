@@ -56,11 +56,18 @@ void check_every_split(const std::string& chain_text, const strata::image& input
 }  // namespace
 
 TEST_CASE("Pipeline.BitExact.every filter, strip count and backend equals the whole-image run") {
-    const char* chains[] = {"gaussblur=sigma=2.5", "boxblur=radius=3", "median=size=5", "sharpen=sigma=1.5:amount=2",
-                            "invert", "grayscale", "threshold=level=0.4"};
+    const std::vector<std::string> chains = {
+        "gaussblur=sigma=2.5", "boxblur=radius=3", "median=size=5", "sharpen=sigma=1.5:amount=2", "invert",
+        "grayscale", "threshold=level=0.4", "brightness=0.1:1.3", "gamma=1.8", "sepia", "emboss", "edges=3",
+        "flip", "flop", "rotate=90", "rotate=270", "crop=x=5:y=7:width=100:height=90", "resize=scale=0.7",
+        "gaussblur=1.5,rotate=90,sharpen=amount=1", "boxblur=2,resize=width=77:interpolation=cubic,median=3"};
     for (const char* photo : photos) {
         const auto input = strata::read_image(testdata() / "photos" / photo);
-        for (const char* chain : chains) {
+        auto all = chains;
+        if (input.type() == strata::sample_type::u8 && (input.bands() == 1 || input.bands() == 3)) {
+            all.push_back("bilateral=diameter=7:sigma_color=40:sigma_space=5");
+        }
+        for (const auto& chain : all) {
             const std::string photo_name = photo;
             const std::string chain_text = chain;
             CAPTURE(photo_name);
@@ -87,13 +94,22 @@ TEST_CASE("Pipeline.BitExact.OpenCV-backed filters equal the direct OpenCV call 
         CHECK(cv::norm(strata_result("boxblur=radius=2"), expected, cv::NORM_INF) == 0);
         cv::medianBlur(source, expected, 3);
         CHECK(cv::norm(strata_result("median=3"), expected, cv::NORM_INF) == 0);
+        const cv::Mat emboss_kernel = (cv::Mat_<float>(3, 3) << -2, -1, 0, -1, 1, 1, 0, 1, 2);
+        cv::filter2D(source, expected, -1, emboss_kernel);
+        CHECK(cv::norm(strata_result("emboss"), expected, cv::NORM_INF) == 0);
+        if (source.depth() == CV_8U && (source.channels() == 1 || source.channels() == 3)) {
+            cv::bilateralFilter(source, expected, 9, 50, 50);
+            CHECK(cv::norm(strata_result("bilateral"), expected, cv::NORM_INF) == 0);
+        }
     }
 }
 
 TEST_CASE("Pipeline.BitExact.random chains over random strip counts") {
     std::mt19937 random(20261122);
     const char* steps[] = {"gaussblur=sigma=1.2", "gaussblur=0.7", "boxblur=1", "boxblur=radius=4", "median=3",
-                           "median=size=5", "sharpen=amount=0.8", "invert", "grayscale", "threshold=0.6"};
+                           "median=size=5", "sharpen=amount=0.8", "invert", "grayscale", "threshold=0.6",
+                           "brightness=-0.1", "gamma=0.7", "sepia", "emboss", "edges=5", "flop", "rotate=180",
+                           "resize=1.3:interpolation=linear"};
     for (int round = 0; round < 12; ++round) {
         std::string chain;
         const int length = 2 + static_cast<int>(random() % 3);
@@ -103,6 +119,38 @@ TEST_CASE("Pipeline.BitExact.random chains over random strip counts") {
         CAPTURE(photo);
         check_every_split(chain, strata::read_image(testdata() / "photos" / photo));
     }
+}
+
+TEST_CASE("Pipeline.Geometry.flip, rotate, crop and resize do what they say") {
+    const auto input = strata::read_image(testdata() / "photos" / "chelsea.jpg");  // 451x300
+    auto run = [&](const char* chain) { return strata::run_chain(strata::parse_chain(chain), input, {.where = strata::backend::serial}); };
+    CHECK(identical(run("flip,flip"), input));
+    CHECK(identical(run("flop,flop"), input));
+    CHECK(identical(run("rotate=90,rotate=90,rotate=90,rotate=90"), input));
+    CHECK(identical(run("rotate=90,rotate=270"), input));
+    CHECK(identical(run("flip,flop"), run("rotate=180")));
+    const auto turned = run("rotate=90");
+    CHECK(turned.width() == 300);
+    CHECK(turned.height() == 451);
+    const auto cropped = run("crop=x=10:y=20:width=30:height=40");
+    CHECK(cropped.width() == 30);
+    CHECK(cropped.height() == 40);
+    CHECK(std::memcmp(cropped.row(0), input.row(20) + 10 * 3, 30 * 3) == 0);
+    const auto smaller = run("resize=width=100");
+    CHECK(smaller.width() == 100);
+    CHECK(smaller.height() == 67);  // 300 x 100 / 451, rounded
+    CHECK_THROWS_WITH_AS(run("crop=x=400:y=0:width=100:height=10"), doctest::Contains("does not fit in the 451x300 image"),
+                         strata::error);
+}
+
+TEST_CASE("Pipeline.Filters.refuse what OpenCV cannot do, with the reason") {
+    const auto rgba = strata::read_image(testdata() / "photos" / "coffee-rgba.png");
+    CHECK_THROWS_WITH_AS(strata::run_chain(strata::parse_chain("bilateral"), rgba, {.where = strata::backend::serial}),
+                         doctest::Contains("bilateral: works on 8-bit or float images of 1 or 3 bands, not 4 bands"),
+                         strata::error);
+    const auto deep = strata::read_image(testdata() / "photos" / "rocket-16bit.png");
+    CHECK_THROWS_WITH_AS(strata::run_chain(strata::parse_chain("median=9"), deep, {.where = strata::backend::serial}),
+                         doctest::Contains("median: size 9 on 16-bit or float images; accepted: 3 or 5"), strata::error);
 }
 
 TEST_CASE("Pipeline.Chain.parses names, positional and named parameters") {
