@@ -1,0 +1,100 @@
+// The image pipeline on a large photograph: each chain on each backend,
+// median filter time over rounds, speed-up over serial, and peak memory.
+//   build/release/bench/pipeline_bench [--image PATH] [--size 4096] [--workers 2] [--rounds 3] [--json FILE]
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/core/utility.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "strata/pipeline.hpp"
+#include "strata/strata.hpp"
+
+namespace {
+
+double median_of(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+}
+
+// The photograph enlarged to size x size (area interpolation when shrinking, cubic when growing).
+strata::image enlarged(const strata::image& photo, int size) {
+    const int depth = photo.type() == strata::sample_type::u8 ? CV_8U : photo.type() == strata::sample_type::u16 ? CV_16U : CV_32F;
+    const cv::Mat source(photo.height(), photo.width(), CV_MAKETYPE(depth, photo.bands()), photo.pixels().data());
+    strata::image big({size, size, photo.bands(), photo.type()});
+    cv::Mat target(size, size, source.type(), big.pixels().data());
+    cv::resize(source, target, {size, size}, 0, 0, size < photo.width() ? cv::INTER_AREA : cv::INTER_CUBIC);
+    return big;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    strata::serve_if_worker();
+    CLI::App app{"Times filter chains on a large image with each backend."};
+    std::string image_path = STRATA_SOURCE_DIR "/testdata/photos/astronaut.jpg";
+    int size = 4096;
+    unsigned workers = 2;
+    unsigned strips = 0;
+    int rounds = 3;
+    std::vector<std::string> chains{"gaussblur=sigma=3", "median=size=9", "bilateral=diameter=9"};
+    std::string json_path;
+    app.add_option("--image", image_path, "Photograph to enlarge")->check(CLI::ExistingFile);
+    app.add_option("--size", size, "Side of the square test image")->check(CLI::Range(16, 32768))->capture_default_str();
+    app.add_option("--workers", workers, "Workers (processes, threads)")->check(CLI::Range(1, 256))->capture_default_str();
+    app.add_option("--strips", strips, "Strips (0: four per worker)")->capture_default_str();
+    app.add_option("--rounds", rounds, "Timed runs per point (after one warm-up)")->check(CLI::Range(1, 100))->capture_default_str();
+    app.add_option("--chain", chains, "Chains to time (repeatable)")->capture_default_str();
+    app.add_option("--json", json_path, "Also write the results as JSON");
+    CLI11_PARSE(app, argc, argv);
+
+    strata::pool processes({.processes = workers});  // first, while this process has one thread
+    cv::setNumThreads(1);                            // strata decides the parallelism
+    const strata::image photo = enlarged(strata::read_image(image_path), size);
+    const double image_mb = static_cast<double>(photo.layout().bytes()) / 1e6;
+    fmt::print("image: {}x{}, {} bands, {:.1f} MB decoded; {} workers\n", size, size, photo.bands(), image_mb, workers);
+    fmt::print("{:<24} {:>10} {:>12} {:>12} {:>12} {:>14}\n", "chain", "backend", "median s", "min s", "vs serial", "vs threads");
+
+    nlohmann::json results = nlohmann::json::array();
+    const std::pair<const char*, strata::backend> backends[] = {
+        {"serial", strata::backend::serial}, {"threads", strata::backend::threads}, {"processes", strata::backend::processes}};
+    for (const auto& text : chains) {
+        const auto chain = strata::parse_chain(text);
+        std::map<std::string, double> medians;
+        for (const auto& [name, where] : backends) {
+            std::vector<double> seconds;
+            for (int round = 0; round <= rounds; ++round) {
+                const auto start = std::chrono::steady_clock::now();
+                const auto result = strata::run_chain(chain, photo, {.where = where, .workers = workers, .strips = strips}, &processes);
+                const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                if (round > 0) seconds.push_back(elapsed);
+            }
+            const double median = median_of(seconds);
+            medians[name] = median;
+            const double vs_serial = medians["serial"] / median;
+            const std::string vs_threads = medians.contains("threads") ? fmt::format("{:.2f}x", median / medians["threads"]) : "";
+            fmt::print("{:<24} {:>10} {:>12.3f} {:>12.3f} {:>11.2f}x {:>14}\n", text, name, median,
+                       *std::min_element(seconds.begin(), seconds.end()), vs_serial, vs_threads);
+            results.push_back({{"chain", text}, {"backend", name}, {"median_s", median}, {"rounds", rounds},
+                               {"speedup_vs_serial", vs_serial}});
+        }
+    }
+    rusage self{};
+    ::getrusage(RUSAGE_SELF, &self);
+    const double parent_mb = static_cast<double>(self.ru_maxrss) / 1e3;
+    fmt::print("peak resident size of this process: {:.1f} MB ({:.2f}x the decoded image)\n", parent_mb, parent_mb / image_mb);
+    if (!json_path.empty()) {
+        std::ofstream(json_path) << nlohmann::json{{"size", size}, {"workers", workers}, {"image_mb", image_mb},
+                                                   {"peak_parent_mb", parent_mb}, {"results", results}}.dump(2)
+                                 << "\n";
+    }
+    return 0;
+}
