@@ -27,10 +27,9 @@ double median_of(std::vector<double> values) {
 
 // The photograph enlarged to size x size (area interpolation when shrinking, cubic when growing).
 strata::image enlarged(const strata::image& photo, int size) {
-    const int depth = photo.type() == strata::sample_type::u8 ? CV_8U : photo.type() == strata::sample_type::u16 ? CV_16U : CV_32F;
-    const cv::Mat source(photo.height(), photo.width(), CV_MAKETYPE(depth, photo.bands()), photo.pixels().data());
+    const cv::Mat source = strata::as_mat(photo);
     strata::image big({size, size, photo.bands(), photo.type()});
-    cv::Mat target(size, size, source.type(), big.pixels().data());
+    cv::Mat target = strata::as_mat(big);
     cv::resize(source, target, {size, size}, 0, 0, size < photo.width() ? cv::INTER_AREA : cv::INTER_CUBIC);
     return big;
 }

@@ -14,11 +14,7 @@ STRATA_FILTER(strata::filter_spec{
                {.name = "contrast", .summary = "gain", .default_value = 1, .minimum = 0, .maximum = 10}},
     .apply = [](const cv::Mat& input, cv::Mat& output, const strata::filter_args& args) {
         input.convertTo(output, -1, args.number("contrast"), args.number("brightness") * strata::full_scale(input.depth()));
-        const int bands = input.channels();
-        if (bands == 2 || bands == 4) {
-            const int alpha[] = {bands - 1, bands - 1};
-            cv::mixChannels(&input, 1, &output, 1, alpha, 1);
-        }
+        strata::keep_alpha(input, output);
     },
 });
 

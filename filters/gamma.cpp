@@ -20,11 +20,7 @@ STRATA_FILTER(strata::filter_spec{
         input.convertTo(scaled, CV_64F, 1.0 / top);
         cv::pow(scaled, exponent, scaled);
         scaled.convertTo(output, input.depth(), top);
-        const int bands = input.channels();
-        if (bands == 2 || bands == 4) {
-            const int alpha[] = {bands - 1, bands - 1};
-            cv::mixChannels(&input, 1, &output, 1, alpha, 1);
-        }
+        strata::keep_alpha(input, output);
     },
 });
 

@@ -12,11 +12,7 @@ STRATA_FILTER(strata::filter_spec{
     .kind = strata::filter_kind::point,
     .apply = [](const cv::Mat& input, cv::Mat& output, const strata::filter_args&) {
         cv::subtract(cv::Scalar::all(strata::full_scale(input.depth())), input, output);
-        const int bands = input.channels();
-        if (bands == 2 || bands == 4) {
-            const int alpha[] = {bands - 1, bands - 1};
-            cv::mixChannels(&input, 1, &output, 1, alpha, 1);
-        }
+        strata::keep_alpha(input, output);
     },
 });
 

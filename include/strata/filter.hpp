@@ -79,6 +79,18 @@ inline double full_scale(int depth) noexcept { return depth == CV_8U ? 255.0 : d
 /// non-8-bit rule, so it covers every depth): the halo of a Gaussian.
 inline int gaussian_radius(double sigma) noexcept { return (cvRound(sigma * 4 * 2 + 1) | 1) / 2; }
 
+/// The pixels of `picture` as a cv::Mat header over its shared memory (no copy).
+STRATA_API cv::Mat as_mat(const image& picture);
+
+/// Copies the alpha band (the last of 2 or 4) of `input` into `output`: for
+/// point filters that change colour only.
+inline void keep_alpha(const cv::Mat& input, cv::Mat& output) {
+    const int bands = input.channels();
+    if (bands != 2 && bands != 4) return;
+    const int alpha[] = {bands - 1, bands - 1};
+    cv::mixChannels(&input, 1, &output, 1, alpha, 1);
+}
+
 /// Registers a filter; used through STRATA_FILTER.
 STRATA_API bool register_filter(filter_spec spec);
 /// The filter called `name`, or nullptr.

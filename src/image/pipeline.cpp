@@ -21,10 +21,6 @@ int cv_type(const image_layout& layout) {
     return CV_MAKETYPE(depth, layout.bands);
 }
 
-cv::Mat as_mat(const image& picture) {
-    return cv::Mat(picture.height(), picture.width(), cv_type(picture.layout()), picture.pixels().data());
-}
-
 bool is_geometry(const chain_step& step) { return step.filter->kind == filter_kind::geometry; }
 
 image_layout layout_after(const filter_chain& chain, std::size_t first, std::size_t last, image_layout layout) {
@@ -43,6 +39,10 @@ STRATA_TASK(strata_run_strip, [](shared_buffer input_pixels, image_layout input_
 });
 
 }  // namespace
+
+cv::Mat as_mat(const image& picture) {
+    return cv::Mat(picture.height(), picture.width(), cv_type(picture.layout()), picture.pixels().data());
+}
 
 void run_strip(const filter_chain& chain, std::size_t first, std::size_t last, const image& input,
                const image& output, int y0, int y1) {

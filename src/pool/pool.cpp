@@ -47,8 +47,6 @@ std::string describe_exit(int status) {
     return "stopped";
 }
 
-int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-
 // Signals through the pidfd where there is one, so a recycled pid is never hit.
 void send_signal(pid_t pid, int pidfd, int signal_number) {
     if (pidfd >= 0 && ::syscall(SYS_pidfd_send_signal, pidfd, signal_number, nullptr, 0) == 0) return;
@@ -104,7 +102,6 @@ public:
         for (const auto& w : workers_) pids.push_back(w->pid);
         return pids;
     }
-    const pool_options& options() const noexcept { return options_; }
 
 private:
     enum class phase { running, closing, terminating, finished };
@@ -436,7 +433,7 @@ void pool_core::launch_worker() {
     auto w = std::make_unique<worker_process>();
     w->pid = pid;
     w->channel = channel;
-    w->pidfd = open_pidfd(pid);
+    w->pidfd = sys::pidfd_open(pid);
     w->launched = clock::now();
     ++stats_.workers_started;
     workers_.push_back(std::move(w));

@@ -113,7 +113,7 @@ void process::start() {
             // Closing our end below makes the child see end of stream and exit.
         }
     }
-    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    pidfd_ = detail::sys::pidfd_open(pid_);
 }
 
 bool process::reap(bool block) {

@@ -2,6 +2,7 @@
 #include "syscall.hpp"
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <array>
@@ -38,6 +39,8 @@ int memfd_create(const char* name, unsigned flags) noexcept {
     }
     return ::memfd_create(name, flags);
 }
+
+int pidfd_open(pid_t pid) noexcept { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 pid_t fork() noexcept {
     if (const int error_number = take_injected_failure(injectable::fork)) {

@@ -26,6 +26,8 @@ using detail::injectable;
 int take_injected_failure(injectable call) noexcept;
 
 int memfd_create(const char* name, unsigned flags) noexcept;
+/// A descriptor that becomes readable when process `pid` exits (-1 if unsupported).
+int pidfd_open(pid_t pid) noexcept;
 pid_t fork() noexcept;
 
 }  // namespace strata::detail::sys

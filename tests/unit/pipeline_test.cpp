@@ -18,11 +18,6 @@ using strata::test::testdata;
 
 const char* photos[] = {"camera.png", "chelsea.jpg", "coffee-rgba.png", "rocket-16bit.png"};
 
-cv::Mat as_mat(const strata::image& picture) {
-    const int depth = picture.type() == strata::sample_type::u8 ? CV_8U : picture.type() == strata::sample_type::u16 ? CV_16U : CV_32F;
-    return cv::Mat(picture.height(), picture.width(), CV_MAKETYPE(depth, picture.bands()), picture.pixels().data());
-}
-
 bool identical(const strata::image& a, const strata::image& b) {
     return a.layout() == b.layout() && std::memcmp(a.pixels().data(), b.pixels().data(), a.layout().bytes()) == 0;
 }
@@ -82,9 +77,9 @@ TEST_CASE("Pipeline.BitExact.OpenCV-backed filters equal the direct OpenCV call 
         const std::string photo_name = photo;
         CAPTURE(photo_name);
         const auto input = strata::read_image(testdata() / "photos" / photo);
-        const cv::Mat source = as_mat(input);
+        const cv::Mat source = strata::as_mat(input);
         auto strata_result = [&](const char* chain) {
-            return as_mat(strata::run_chain(strata::parse_chain(chain), input, {.workers = 2, .strips = 7}, &shared_pool()))
+            return strata::as_mat(strata::run_chain(strata::parse_chain(chain), input, {.workers = 2, .strips = 7}, &shared_pool()))
                 .clone();
         };
         cv::Mat expected;
