@@ -16,6 +16,14 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// strata was asked for something it does not allow: submit to a closed
+/// pool, get() on a cancelled future, an unknown task name or a result type
+/// that does not match the task's, an option a saver does not know.
+class STRATA_API usage_error : public error {
+public:
+    using error::error;
+};
+
 /// An image file could not be read or written. what() reads
 /// "<path>: <reason>"; path() and reason() give the parts.
 class STRATA_API image_error : public error {

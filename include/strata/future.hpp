@@ -64,14 +64,6 @@ private:
     std::chrono::milliseconds limit_;
 };
 
-/// The pool was used in a way it does not allow: submit after close, get()
-/// on a cancelled future, an unknown task name, a result type that does not
-/// match the task's.
-class STRATA_API usage_error : public error {
-public:
-    using error::error;
-};
-
 /// A worker could not be started (fork/exec failed, its initializer threw,
 /// it never answered).
 class STRATA_API start_error : public error {

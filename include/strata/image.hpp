@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "strata/export.hpp"
 #include "strata/image_info.hpp"
@@ -75,6 +76,12 @@ struct write_options {
     int quality = 0;
     /// Leave ICC profile, EXIF and XMP out of the output.
     bool strip_metadata = false;
+    /// Options for the format's saver, as libvips names them: "name=value",
+    /// or "name" alone for a flag, e.g. {"lossless", "effort=6"} for WebP or
+    /// {"compression=lzw"} for TIFF. check_write_options' error names every
+    /// option the saver accepts.
+    std::vector<std::string> format_options;
+    auto fields() { return std::tie(quality, strip_metadata, format_options); }
 };
 
 /// Decodes `path` completely into shared memory: 1 to 4 bands, 8- or 16-bit
@@ -87,6 +94,11 @@ STRATA_API image read_image(const std::filesystem::path& path, const load_option
 /// temporary file beside `path` and renames it, so `path` is never left
 /// half-written. Throws image_error (unknown extension, unwritable folder).
 STRATA_API void write_image(const image& picture, const std::filesystem::path& path, const write_options& options = {});
+
+/// Checks `options` against the saver for `path`'s extension without writing
+/// anything: quality in range, every format option known to that saver and
+/// its value valid. Throws usage_error naming the option and what is accepted.
+STRATA_API void check_write_options(const std::filesystem::path& path, const write_options& options);
 
 /// True if the installed libvips can write files with the extension of `path`.
 STRATA_API bool can_write(const std::filesystem::path& path);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <tuple>
 
 #include "strata/export.hpp"
 
@@ -25,6 +26,7 @@ struct load_options {
     std::uint64_t max_pixels = 268'402'689;  // libvips' default limit, 16383^2
     /// Turn the image upright as its EXIF orientation says (read_image only).
     bool autorotate = true;
+    auto fields() { return std::tie(fail, max_pixels, autorotate); }
 };
 
 /// Facts about one decoded image file.

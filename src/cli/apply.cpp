@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <opencv2/core/utility.hpp>
@@ -27,9 +28,7 @@ struct apply_options {
     std::string backend = "processes";
     unsigned workers = 0;
     unsigned strips = 0;
-    int quality = 0;
-    bool strip_metadata = false;
-    bool keep_orientation = false;
+    write_flags writing;
     load_flags loading;
 };
 
@@ -58,9 +57,15 @@ int run_apply(const apply_options& options) {
         return exit_failure;
     }
 
-    const backend where = options.backend == "threads" ? backend::threads
-                          : options.backend == "serial" ? backend::serial
-                                                        : backend::processes;
+    const write_options writing = options.writing.options();
+    try {
+        check_write_options(output, writing);
+    } catch (const usage_error& e) {
+        fmt::print(stderr, "strata apply: {}: {}\n", output.string(), e.what());
+        return exit_usage;
+    }
+
+    const backend where = backend_named(options.backend);
     const unsigned workers = options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
     // Workers first, while this process has one thread: they can be forked.
     std::unique_ptr<pool> processes;
@@ -70,14 +75,14 @@ int run_apply(const apply_options& options) {
     // threads would only compete with it, and would make "serial" untrue.
     cv::setNumThreads(1);
     const auto start = std::chrono::steady_clock::now();
-    load_options reading = options.loading.options();
-    reading.autorotate = !options.keep_orientation;
-    const image decoded = read_image(input, reading);
+    image decoded = read_image(input, options.loading.options());
     const auto decoded_at = std::chrono::steady_clock::now();
-    const image result = run_chain(chain, decoded, {.where = where, .workers = workers, .strips = options.strips},
+    const image result = run_chain(chain, decoded,
+                                   {.where = where, .workers = workers, .strips = options.strips, .reuse_input = true},
                                    processes.get());
+    decoded = image();  // its pages go back before encoding (unless the result reuses them)
     const auto filtered_at = std::chrono::steady_clock::now();
-    write_image(result, output, {.quality = options.quality, .strip_metadata = options.strip_metadata});
+    write_image(result, output, writing);
     const auto written_at = std::chrono::steady_clock::now();
 
     fmt::print("{}: {}x{}, {} band{} in {:.3f} s (decode {:.3f}, filter {:.3f} on {} x {}, encode {:.3f})\n",
@@ -92,17 +97,13 @@ runner setup_apply(CLI::App& sub) {
     sub.add_option("input", options->input, "Image to read")->required();
     sub.add_option("output", options->output, "Image to write; its extension picks the format")->required();
     sub.add_option("-f,--filter", options->chain, "Filter chain, e.g. 'gaussblur=sigma=3,sharpen=amount=1.5'")->required();
-    sub.add_option("-b,--backend", options->backend, "Where strips run")
-        ->check(one_of({"processes", "threads", "serial"}))
-        ->capture_default_str();
+    add_backend_option(sub, options->backend);
     sub.add_option("-w,--workers", options->workers, "Worker processes or threads (default: one per core)")
         ->check(whole_number(1, 1024));
     sub.add_option("--strips", options->strips, "Strips per image (default: four per worker)")
         ->check(whole_number(1, 1'000'000));
-    sub.add_option("-q,--quality", options->quality, "Quality 1-100 for lossy formats")->check(whole_number(1, 100));
-    sub.add_flag("--strip-metadata", options->strip_metadata, "Leave ICC profile, EXIF and XMP out of the output");
-    sub.add_flag("--keep-orientation", options->keep_orientation, "Do not turn the image upright by its EXIF orientation");
-    options->loading.add_to(sub);
+    options->writing.add_to(sub);
+    options->loading.add_to(sub, true);
     return [options] { return run_apply(*options); };
 }
 

@@ -1,23 +1,44 @@
-// The decoder options shared by commands that read images (--fail-on, --max-pixels).
+// The image options shared by commands: decoding (--fail-on, --max-pixels,
+// --keep-orientation), encoding (--quality, --strip-metadata, -O) and --backend.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "strata/image.hpp"
 #include "strata/image_info.hpp"
+#include "strata/pipeline.hpp"
 
 namespace strata::cli {
 
 struct load_flags {
     std::string fail_policy = "truncated";
     std::uint64_t max_pixels = load_options{}.max_pixels;
+    bool keep_orientation = false;
 
-    /// Declares --fail-on and --max-pixels on `sub`.
-    void add_to(CLI::App& sub);
+    /// Declares --fail-on and --max-pixels on `sub`, and --keep-orientation
+    /// for commands that write images.
+    void add_to(CLI::App& sub, bool with_orientation = false);
     /// The options they mean.
     load_options options() const;
 };
+
+/// The encoder options shared by commands that write images.
+struct write_flags {
+    int quality = 0;
+    bool strip_metadata = false;
+    std::vector<std::string> format_options;
+
+    /// Declares --quality, --strip-metadata and --format-option on `sub`.
+    void add_to(CLI::App& sub);
+    write_options options() const;
+};
+
+/// Declares --backend on `sub`, storing the name in `name`.
+void add_backend_option(CLI::App& sub, std::string& name);
+backend backend_named(const std::string& name);
 
 }  // namespace strata::cli

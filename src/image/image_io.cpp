@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -132,6 +135,117 @@ image read_image(const std::filesystem::path& path, const load_options& options)
     }
 }
 
+namespace {
+
+// The optional inputs of a saver operation: the format options it accepts.
+std::vector<std::string> saver_options(VipsObject* saver) {
+    std::vector<std::string> names;
+    vips_argument_map(
+        saver,
+        [](VipsObject*, GParamSpec* spec, VipsArgumentClass* argument, VipsArgumentInstance*, void* out, void*) -> void* {
+            const auto flags = argument->flags;
+            if ((flags & VIPS_ARGUMENT_INPUT) != 0 && (flags & VIPS_ARGUMENT_REQUIRED) == 0 &&
+                (flags & VIPS_ARGUMENT_DEPRECATED) == 0) {
+                static_cast<std::vector<std::string>*>(out)->emplace_back(g_param_spec_get_name(spec));
+            }
+            return nullptr;
+        },
+        &names, nullptr);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// The accepted range of a numeric saver option, checked here because GLib
+// would only print a warning and ignore the value.
+void check_range(GParamSpec* spec, const std::string& option, const std::string& value) {
+    double low = 0;
+    double high = 0;
+    if (G_IS_PARAM_SPEC_INT(spec)) {
+        low = G_PARAM_SPEC_INT(spec)->minimum;
+        high = G_PARAM_SPEC_INT(spec)->maximum;
+    } else if (G_IS_PARAM_SPEC_UINT(spec)) {
+        low = G_PARAM_SPEC_UINT(spec)->minimum;
+        high = G_PARAM_SPEC_UINT(spec)->maximum;
+    } else if (G_IS_PARAM_SPEC_DOUBLE(spec)) {
+        low = G_PARAM_SPEC_DOUBLE(spec)->minimum;
+        high = G_PARAM_SPEC_DOUBLE(spec)->maximum;
+    } else if (G_IS_PARAM_SPEC_BOOLEAN(spec)) {
+        static const std::set<std::string, std::less<>> spellings{"true", "false", "1", "0", "yes", "no", "on", "off"};
+        if (!spellings.contains(value)) {
+            throw usage_error(fmt::format("format option '{}': '{}' is not accepted; accepted: true or false", option, value));
+        }
+        return;
+    } else {
+        return;
+    }
+    char* end = nullptr;
+    const double number = std::strtod(value.c_str(), &end);
+    const bool whole = !G_IS_PARAM_SPEC_DOUBLE(spec);
+    if (value.empty() || *end != '\0' || number < low || number > high || (whole && number != std::floor(number))) {
+        throw usage_error(fmt::format("format option '{}': '{}' is not accepted; accepted: {} {:g} to {:g}", option,
+                                      value, whole ? "a whole number from" : "a number from", low, high));
+    }
+}
+
+// Every "name=value" (or bare "name", for a true flag) of `options`, set on
+// a fresh saver for `path` so that libvips parses and checks it.
+void check_format_options(const std::filesystem::path& path, const std::vector<std::string>& options) {
+    if (options.empty()) return;
+    const char* saver_type = vips_foreign_find_save(path.c_str());
+    if (saver_type == nullptr) {
+        vips_error_clear();
+        return;  // no saver at all: reported on its own
+    }
+    const std::string saver_name = vips_nickname_find(g_type_from_name(saver_type));
+    VipsOperation* saver = vips_operation_new(saver_name.c_str());
+    if (saver == nullptr) {
+        vips_error_clear();
+        return;
+    }
+    std::unique_ptr<VipsOperation, decltype(&g_object_unref)> owner(saver, g_object_unref);
+    const std::vector<std::string> accepted = saver_options(VIPS_OBJECT(saver));
+    for (const auto& option : options) {
+        const auto equals = option.find('=');
+        std::string name = option.substr(0, equals);
+        std::replace(name.begin(), name.end(), '_', '-');  // GLib's canonical spelling
+        if (name.empty() || std::find(accepted.begin(), accepted.end(), name) == accepted.end()) {
+            throw usage_error(fmt::format("format option '{}': {} has no option '{}'; accepted: {}", option,
+                                          saver_name, name, fmt::join(accepted, ", ")));
+        }
+        if (option.find_first_of(",[]") != std::string::npos) {
+            throw usage_error(fmt::format("format option '{}': one option per flag, without ',' '[' or ']'", option));
+        }
+        GParamSpec* spec = nullptr;
+        VipsArgumentClass* argument = nullptr;
+        VipsArgumentInstance* instance = nullptr;
+        if (vips_object_get_argument(VIPS_OBJECT(saver), name.c_str(), &spec, &argument, &instance) == 0) {
+            if (equals != std::string::npos) {
+                check_range(spec, option, option.substr(equals + 1));
+            } else if (!G_IS_PARAM_SPEC_BOOLEAN(spec)) {
+                throw usage_error(fmt::format("format option '{}': needs a value, as in {}=VALUE", option, option));
+            }
+        }
+        if (vips_object_set_from_string(VIPS_OBJECT(saver), option.c_str()) != 0) {
+            std::string reason = vips_error_buffer();
+            vips_error_clear();
+            while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+            throw usage_error(fmt::format("format option '{}': not a valid value for {}'s '{}'{}", option, saver_name,
+                                          name, reason.empty() ? "" : " (" + reason + ")"));
+        }
+    }
+}
+
+}  // namespace
+
+void check_write_options(const std::filesystem::path& path, const write_options& options) {
+    detail::ensure_vips();
+    if (options.quality < 0 || options.quality > 100) {
+        throw usage_error(fmt::format("quality {} is out of range; accepted: 1 to 100 (0: the format's default)",
+                                      options.quality));
+    }
+    check_format_options(path, options.format_options);
+}
+
 bool can_write(const std::filesystem::path& path) {
     detail::ensure_vips();
     const bool found = vips_foreign_find_save(path.c_str()) != nullptr;
@@ -139,15 +253,105 @@ bool can_write(const std::filesystem::path& path) {
     return found;
 }
 
+namespace {
+
+// Permissions a new file gets: 0666 less the umask, as open() would give.
+mode_t file_mode() {
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    return 0666 & ~mask;
+}
+
+// Gives the complete file behind `fd` the name `path`: linked under a
+// hidden temporary name, then renamed over `path` (rename replaces
+// atomically; link alone would not replace an existing file).
+void publish(int fd, const std::filesystem::path& path, const std::filesystem::path& folder) {
+    const std::string proc_path = fmt::format("/proc/self/fd/{}", fd);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        const auto temporary = folder / fmt::format(".{}.strata-{}-{}{}", path.stem().string(), ::getpid(),
+                                                    ::random() % 1000000, path.extension().string());
+        if (::linkat(AT_FDCWD, proc_path.c_str(), AT_FDCWD, temporary.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+            if (errno == EEXIST) continue;
+            throw image_error(path, fmt::format("cannot create: {}", std::strerror(errno)));
+        }
+        if (::rename(temporary.c_str(), path.c_str()) != 0) {
+            const int saved = errno;
+            ::unlink(temporary.c_str());
+            throw image_error(path, fmt::format("cannot create: {}", std::strerror(saved)));
+        }
+        return;
+    }
+    throw image_error(path, "cannot create: no free temporary name");
+}
+
+// Encodes into an unnamed file (O_TMPFILE) in the destination folder and
+// names it only once complete: nothing is ever visible half-written, even
+// if this process is killed. False when the folder's file system or the
+// format cannot do it (then write_named is used).
+bool write_unnamed(const vips::VImage& out, const std::filesystem::path& path, const std::filesystem::path& folder,
+                   const std::string& bracket) {
+    const std::string suffix = path.extension().string() + bracket;
+    if (vips_foreign_find_save_target(suffix.c_str()) == nullptr) {
+        vips_error_clear();
+        return false;
+    }
+    const int fd = ::open(folder.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, file_mode());
+    if (fd < 0) {
+        if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) return false;
+        throw image_error(path, fmt::format("cannot create a file in {}: {}", folder.string(), std::strerror(errno)));
+    }
+    try {
+        vips::VTarget target = vips::VTarget::new_to_descriptor(fd);
+        out.write_to_target(suffix.c_str(), target);
+    } catch (const vips::VError& e) {
+        ::close(fd);
+        throw image_error(path, detail::vips_failure_reason(e, path));
+    }
+    try {
+        publish(fd, path, folder);
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    ::close(fd);
+    return true;
+}
+
+// Encodes into a hidden temporary file beside the destination, with its
+// extension so the saver is the same, and renames it when complete.
+void write_named(const vips::VImage& out, const std::filesystem::path& path, const std::filesystem::path& folder,
+                 const std::string& bracket) {
+    std::string pattern = (folder / ("." + path.stem().string() + ".strata-XXXXXX" + path.extension().string())).string();
+    const int fd = ::mkostemps(pattern.data(), static_cast<int>(path.extension().string().size()), O_CLOEXEC);
+    if (fd < 0) throw image_error(path, fmt::format("cannot create a file in {}: {}", folder.string(), std::strerror(errno)));
+    ::close(fd);
+    const std::string temporary = pattern;
+    try {
+        out.write_to_file((temporary + bracket).c_str());
+    } catch (const vips::VError& e) {
+        ::unlink(temporary.c_str());
+        throw image_error(path, detail::vips_failure_reason(e, temporary));
+    }
+    ::chmod(temporary.c_str(), file_mode());
+    if (::rename(temporary.c_str(), path.c_str()) != 0) {
+        const int saved = errno;
+        ::unlink(temporary.c_str());
+        throw image_error(path, fmt::format("cannot create: {}", std::strerror(saved)));
+    }
+}
+
+}  // namespace
+
 void write_image(const image& picture, const std::filesystem::path& path, const write_options& options) {
     detail::ensure_vips();
     if (!can_write(path)) {
         throw image_error(path, fmt::format("no image format for the extension '{}' (try .jpg, .png, .webp, .tif)",
                                             path.extension().string()));
     }
-    if (options.quality < 0 || options.quality > 100) {
-        throw image_error(path, fmt::format("quality {} is out of range; accepted: 1 to 100 (0: the format's default)",
-                                            options.quality));
+    try {
+        check_write_options(path, options);
+    } catch (const usage_error& e) {
+        throw image_error(path, e.what());
     }
     const auto& layout = picture.layout();
     vips::VImage out = vips::VImage::new_from_memory(picture.pixels().data(), layout.bytes(), layout.width,
@@ -158,33 +362,13 @@ void write_image(const image& picture, const std::filesystem::path& path, const 
         if (!options.strip_metadata) copy_metadata(*picture.metadata(), out);
     }
 
-    // A hidden temporary beside the destination, with its extension, so the
-    // saver is the same; renamed over the destination only when complete.
-    const auto folder = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
-    std::string pattern = (folder / ("." + path.stem().string() + ".strata-XXXXXX" + path.extension().string())).string();
-    const int fd = ::mkostemps(pattern.data(), static_cast<int>(path.extension().string().size()), O_CLOEXEC);
-    if (fd < 0) throw image_error(path, fmt::format("cannot create a file in {}: {}", folder.string(), std::strerror(errno)));
-    ::close(fd);
-    const std::string temporary = pattern;
     std::vector<std::string> settings;
     if (options.quality > 0) settings.push_back(fmt::format("Q={}", options.quality));
     if (options.strip_metadata) settings.emplace_back("strip");
-    const std::string target =
-        settings.empty() ? temporary : fmt::format("{}[{}]", temporary, fmt::join(settings, ","));
-    try {
-        out.write_to_file(target.c_str());
-    } catch (const vips::VError& e) {
-        ::unlink(temporary.c_str());
-        throw image_error(path, detail::vips_failure_reason(e, temporary));
-    }
-    const mode_t mask = ::umask(0);
-    ::umask(mask);
-    ::chmod(temporary.c_str(), 0666 & ~mask);
-    if (::rename(temporary.c_str(), path.c_str()) != 0) {
-        const int saved = errno;
-        ::unlink(temporary.c_str());
-        throw image_error(path, fmt::format("cannot create: {}", std::strerror(saved)));
-    }
+    settings.insert(settings.end(), options.format_options.begin(), options.format_options.end());
+    const std::string bracket = settings.empty() ? "" : fmt::format("[{}]", fmt::join(settings, ","));
+    const auto folder = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+    if (!write_unnamed(out, path, folder, bracket)) write_named(out, path, folder, bracket);
 }
 
 }  // namespace strata

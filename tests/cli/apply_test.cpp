@@ -81,6 +81,10 @@ TEST_CASE("Cli.Apply.bad input: one clear line, the right exit code, no output l
     CHECK(result.exit_code == 1);
     CHECK(contains(result.err, "no image format for the extension '.xyz'"));
 
+    result = run_strata({"apply", photo, out, "-f", "invert", "-O", "Q=0"});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "format option 'Q=0': '0' is not accepted; accepted: a whole number from 1 to 100"));
+
     result = run_strata({"apply", photo, out, "-f", "invert", "--max-pixels", "1000"});
     CHECK(result.exit_code == 1);
     CHECK(contains(result.err, "over the limit of 1000"));

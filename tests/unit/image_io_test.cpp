@@ -3,6 +3,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include <opencv2/imgproc.hpp>
 
@@ -88,6 +90,39 @@ TEST_CASE("Image.Write.lossy formats honour quality") {
     strata::write_image(original, folder.path / "photo.webp", {.quality = 80});
     CHECK(fs::file_size(folder.path / "low.jpg") < fs::file_size(folder.path / "high.jpg"));
     CHECK(strata::read_image(folder.path / "photo.webp").layout() == original.layout());
+}
+
+TEST_CASE("Image.Write.format options reach the saver") {
+    temp_folder folder;
+    const auto original = strata::read_image(testdata() / "photos" / "chelsea.jpg");
+    // Lossless WebP gives back the exact pixels; the default lossy one does not.
+    strata::write_image(original, folder.path / "lossless.webp", {.format_options = {"lossless"}});
+    strata::write_image(original, folder.path / "lossy.webp");
+    CHECK(same_pixels(strata::read_image(folder.path / "lossless.webp"), original));
+    CHECK_FALSE(same_pixels(strata::read_image(folder.path / "lossy.webp"), original));
+    // PNG compression trades size for time, never pixels.
+    strata::write_image(original, folder.path / "fast.png", {.format_options = {"compression=0"}});
+    strata::write_image(original, folder.path / "small.png", {.format_options = {"compression=9"}});
+    CHECK(fs::file_size(folder.path / "small.png") < fs::file_size(folder.path / "fast.png"));
+    CHECK(same_pixels(strata::read_image(folder.path / "fast.png"), strata::read_image(folder.path / "small.png")));
+}
+
+TEST_CASE("Image.Write.bad format options name the option and what is accepted") {
+    const fs::path jpeg = "out.jpg";
+    const auto check = [](const fs::path& path, std::vector<std::string> options, const char* message) {
+        CAPTURE(message);
+        CHECK_THROWS_WITH_AS(strata::check_write_options(path, {.format_options = std::move(options)}),
+                             doctest::Contains(message), strata::usage_error);
+    };
+    check(jpeg, {"foo=1"}, "jpegsave has no option 'foo'; accepted: Q, background, interlace");
+    check(jpeg, {"Q=900"}, "'900' is not accepted; accepted: a whole number from 1 to 100");
+    check(jpeg, {"Q=9.5"}, "a whole number from 1 to 100");
+    check(jpeg, {"Q"}, "needs a value, as in Q=VALUE");
+    check("out.webp", {"lossless=maybe"}, "'maybe' is not accepted; accepted: true or false");
+    check("out.tif", {"compression=zip"}, "should be one of: none, jpeg, deflate");
+    check("out.png", {"compression=3,Q=4"}, "one option per flag");
+    CHECK_NOTHROW(strata::check_write_options(jpeg, {.format_options = {"optimize_coding", "Q=50", "interlace=true"}}));
+    CHECK_NOTHROW(strata::check_write_options("out.tif", {.format_options = {"compression=lzw", "tile"}}));
 }
 
 TEST_CASE("Image.Write.refusals leave nothing behind") {
