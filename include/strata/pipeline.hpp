@@ -42,6 +42,10 @@ struct run_options {
     unsigned workers = 0;
     /// Strips per stage; 0: four per worker, never more than the rows.
     unsigned strips = 0;
+    /// backend::serial only: the input's pixels may be overwritten and handed
+    /// back as the result, which saves a whole image of memory. Leave false
+    /// when anything else still reads the input.
+    bool reuse_input = false;
 };
 
 /// Runs `chain` on `input` and returns the result, bit-identical to running

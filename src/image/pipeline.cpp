@@ -2,6 +2,8 @@
 // around it (the chain's halo) and writes only its own rows, so the result is
 // the whole-image result, bit for bit, on every backend.
 #include <algorithm>
+#include <deque>
+#include <utility>
 #include <numeric>
 #include <thread>
 
@@ -44,10 +46,13 @@ cv::Mat as_mat(const image& picture) {
     return cv::Mat(picture.height(), picture.width(), cv_type(picture.layout()), picture.pixels().data());
 }
 
-void run_strip(const filter_chain& chain, std::size_t first, std::size_t last, const image& input,
-               const image& output, int y0, int y1) {
+namespace {
+
+// Rows [y0, y1) of the result of steps [first, last) on `input`, as a matrix
+// that may be a view into a larger one it keeps alive.
+cv::Mat filter_rows(const filter_chain& chain, std::size_t first, std::size_t last, const image& input, int y0, int y1) {
     const int height = input.height();
-    if (first >= last || last > chain.steps.size() || y0 < 0 || y1 > height || y0 >= y1 || output.height() != height) {
+    if (first >= last || last > chain.steps.size() || y0 < 0 || y1 > height || y0 >= y1) {
         throw usage_error("run_strip: steps or rows outside the chain or image");
     }
     std::vector<int> halos;
@@ -79,11 +84,29 @@ void run_strip(const filter_chain& chain, std::size_t first, std::size_t last, c
         current = result.rowRange(out_top - in_top, out_bottom - in_top);
         current_top = out_top;
     }
-    cv::Mat target = as_mat(output).rowRange(y0, y1);
-    if (current.type() != target.type()) {
+    return current;
+}
+
+void store_rows(const filter_chain& chain, const cv::Mat& rows, const image& output, int y0) {
+    cv::Mat target = as_mat(output).rowRange(y0, y0 + rows.rows);
+    if (rows.type() != target.type()) {
         throw error(fmt::format("chain '{}' produced pixels of another type than it declared", chain.text));
     }
-    current.copyTo(target);
+    rows.copyTo(target);
+}
+
+int stage_halo(const filter_chain& chain, std::size_t first, std::size_t last) {
+    int halo = 0;
+    for (std::size_t i = first; i < last; ++i) halo += chain.steps[i].filter->halo(chain.steps[i].args);
+    return halo;
+}
+
+}  // namespace
+
+void run_strip(const filter_chain& chain, std::size_t first, std::size_t last, const image& input,
+               const image& output, int y0, int y1) {
+    if (output.height() != input.height()) throw usage_error("run_strip: the output has another height than the input");
+    store_rows(chain, filter_rows(chain, first, last, input, y0, y1), output, y0);
 }
 
 image run_chain(const filter_chain& chain, const image& input, const run_options& options, pool* workers) {
@@ -115,12 +138,32 @@ image run_chain(const filter_chain& chain, const image& input, const run_options
         std::size_t end = i;
         while (end < chain.steps.size() && !is_geometry(chain.steps[end])) ++end;
 
-        image output(layout_after(chain, i, end, current.layout()));
-        output.set_metadata(current.metadata());
+        const image_layout out_layout = layout_after(chain, i, end, current.layout());
         const int height = current.height();
         const int strips = std::clamp(options.strips != 0 ? static_cast<int>(options.strips) : static_cast<int>(4 * threads),
                                       1, std::max(1, height));
         auto row = [&](int strip) { return static_cast<int>(static_cast<long long>(height) * strip / strips); };
+        // Serially, the result can go back into the input's own pixels when
+        // the caller allows it (or the input is this function's own): each
+        // strip's rows are held until no later strip reads those input rows.
+        const bool own_input = i > 0 || options.reuse_input;
+        if (options.where == backend::serial && own_input && out_layout == current.layout()) {
+            const int halo = stage_halo(chain, i, end);
+            std::deque<std::pair<int, cv::Mat>> held;  // first row, rows
+            for (int s = 0; s < strips; ++s) {
+                const int next_reads_from = s + 1 < strips ? row(s + 1) - halo : height;
+                held.emplace_back(row(s), filter_rows(chain, i, end, current, row(s), row(s + 1)));
+                while (!held.empty() && held.front().first + held.front().second.rows <= next_reads_from) {
+                    store_rows(chain, held.front().second, current, held.front().first);
+                    held.pop_front();
+                }
+            }
+            for (const auto& [top, rows] : held) store_rows(chain, rows, current, top);
+            i = end;
+            continue;
+        }
+        image output(out_layout);
+        output.set_metadata(current.metadata());
 
         switch (options.where) {
         case backend::serial:
