@@ -1,0 +1,116 @@
+// Batch conversion: a folder tree (or a list of files) through a filter
+// chain into an output folder, planned first, then run on the pool with
+// whole files or strips per task, every output written atomically.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "strata/export.hpp"
+#include "strata/image.hpp"
+#include "strata/image_info.hpp"
+#include "strata/pipeline.hpp"
+
+namespace strata {
+
+class pool;
+
+/// What to do when an output file already exists.
+enum class existing_outputs {
+    skip,       ///< leave it, report the input as skipped (re-running resumes)
+    overwrite,  ///< replace it (atomically)
+    fail,       ///< refuse the whole run before writing anything
+};
+
+/// How work reaches the workers.
+enum class batch_schedule {
+    automatic,  ///< whole files while there are at least as many files as workers, strips otherwise
+    files,      ///< one task per file: decode, chain and encode in the worker
+    strips,     ///< one file at a time, decoded here, its strips spread over the workers
+};
+
+struct batch_options {
+    /// The filter chain, as `strata apply -f` takes it.
+    std::string chain;
+    /// Descend into sub-folders, mirroring them under the output folder.
+    bool recursive = false;
+    /// Follow symbolic links to folders (files behind symbolic links are always
+    /// read). A folder already being walked is never entered again.
+    bool follow_symlinks = false;
+    /// Globs (fnmatch, case-insensitive). A pattern without '/' matches file
+    /// names, one with '/' matches paths relative to the input folder.
+    /// Empty include: every file. Exclude also prunes folders.
+    std::vector<std::string> include;
+    std::vector<std::string> exclude;
+    /// Output format: jpeg, png, webp, tiff, gif, heif, avif, jxl, or "same"
+    /// (the input's extension).
+    std::string format = "same";
+    /// Output name, relative to the output folder. Fields: {stem} {ext}
+    /// (output extension) {srcext} (input extension) {name} (input file name)
+    /// {dir} (input's folder relative to its input folder) {index} (1-based,
+    /// {index:4} pads to 4 digits). Empty: "{stem}.{ext}", and
+    /// "{dir}/{stem}.{ext}" when recursive.
+    std::string name_template;
+    existing_outputs existing = existing_outputs::skip;
+    write_options writing;
+    load_options loading;
+    backend where = backend::processes;
+    /// Workers (processes or threads); 0: one per hardware thread.
+    unsigned workers = 0;
+    batch_schedule schedule = batch_schedule::automatic;
+};
+
+enum class item_status {
+    pending,      ///< planned, not run (yet)
+    converted,
+    skipped,      ///< not an image, or its output exists
+    failed,
+    interrupted,  ///< the run stopped before this file was done
+};
+
+STRATA_API const char* to_string(item_status status) noexcept;
+
+/// One input file and what became of it.
+struct batch_item {
+    std::filesystem::path input;
+    std::filesystem::path output;  ///< empty when there is nothing to write (not an image)
+    item_status status = item_status::pending;
+    std::string note;  ///< why it was skipped or failed
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    int width = 0;  ///< of the output
+    int height = 0;
+    double seconds = 0;  ///< decode + filter + encode
+};
+
+/// The files of a run and where each one goes; made by plan_batch.
+struct batch_plan {
+    std::filesystem::path output_dir;
+    filter_chain chain;
+    std::vector<batch_item> items;
+};
+
+/// Walks `inputs` (folders and files), decides every output name and checks
+/// the whole run before anything is written. Throws usage_error for a run
+/// that must not start: a bad chain, template or format, an output folder
+/// inside an input folder (the run would read its own outputs), two inputs
+/// with the same output, an input that does not exist, or (with
+/// existing_outputs::fail) outputs that already exist.
+STRATA_API batch_plan plan_batch(const std::vector<std::filesystem::path>& inputs,
+                                 const std::filesystem::path& output_dir, const batch_options& options);
+
+/// Runs the pending items of `plan`, updating each one, and calling
+/// `on_done` (if set) from this thread as each item finishes. Stops early,
+/// marking unfinished items interrupted, once `stop` (if set) becomes true:
+/// running workers are killed and nothing partial is left, because every
+/// output is written to an unnamed or hidden file and named when complete.
+/// `workers` is used for backend::processes; a pool is made if it is null.
+STRATA_API void run_batch(batch_plan& plan, const batch_options& options, pool* workers = nullptr,
+                          const std::function<void(const batch_item&)>& on_done = {},
+                          const std::atomic<bool>* stop = nullptr);
+
+}  // namespace strata

@@ -1,0 +1,257 @@
+// run_batch: convert the planned files, whole files per worker while there
+// are enough of them to keep every worker busy, strips of one file otherwise.
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <opencv2/core/utility.hpp>
+#include <tbb/parallel_for_each.h>
+#include <tbb/task_arena.h>
+#include <vips/vips8>
+
+#include "strata/batch.hpp"
+#include "strata/error.hpp"
+#include "strata/pool.hpp"
+#include "../image/vips_io.hpp"
+
+namespace strata {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// What converting one file gave.
+struct converted {
+    std::int32_t width = 0;
+    std::int32_t height = 0;
+    std::uint64_t bytes_out = 0;
+    double seconds = 0;
+    auto fields() { return std::tie(width, height, bytes_out, seconds); }
+};
+
+// Strips per image when one worker runs a whole file: enough that the
+// working copies of a strip stay small next to the image itself.
+constexpr unsigned strips_per_file = 8;
+
+converted convert_file(const fs::path& input, const fs::path& output, const filter_chain& chain,
+                       const write_options& writing, const load_options& loading, const run_options& running,
+                       pool* workers) {
+    const auto start = std::chrono::steady_clock::now();
+    const image result = run_chain(chain, read_image(input, loading), running, workers);
+    // The folder is made only for an image that will be written into it.
+    std::error_code ec;
+    fs::create_directories(output.parent_path(), ec);
+    if (ec) throw image_error(output, fmt::format("cannot create the folder {}: {}", output.parent_path().string(), ec.message()));
+    write_image(result, output, writing);
+    return {result.width(), result.height(), static_cast<std::uint64_t>(fs::file_size(output, ec)),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+}
+
+// A whole file in one worker process, which is one core: libvips and OpenCV
+// keep to one thread there.
+STRATA_TASK(strata_convert_file, [](std::string input, std::string output, std::string chain_text,
+                                    write_options writing, load_options loading) {
+    static const bool single = [] {
+        detail::ensure_vips();
+        vips_concurrency_set(1);
+        cv::setNumThreads(1);
+        return true;
+    }();
+    (void)single;
+    return convert_file(input, output, parse_chain(chain_text), writing, loading,
+                        {.where = backend::serial, .workers = 1, .strips = strips_per_file, .reuse_input = true}, nullptr);
+});
+
+// The reason of a failure, without the file name the item already carries.
+std::string reason_of(const std::string& message, const batch_item& item) {
+    for (const auto& path : {item.input.string(), item.output.string()}) {
+        const std::string prefix = path + ": ";
+        if (message.starts_with(prefix)) return message.substr(prefix.size());
+    }
+    return message;
+}
+
+void record(batch_item& item, const converted& done) {
+    item.status = item_status::converted;
+    item.width = done.width;
+    item.height = done.height;
+    item.bytes_out = done.bytes_out;
+    item.seconds = done.seconds;
+}
+
+// Runs `convert` on the item, recording success or failure.
+template <class Convert>
+void attempt(batch_item& item, const std::atomic<bool>* stop, Convert&& convert) {
+    try {
+        record(item, convert());
+    } catch (const remote_error& e) {
+        item.status = item_status::failed;
+        item.note = reason_of(e.message(), item);
+    } catch (const worker_lost& e) {
+        item.status = item_status::failed;
+        item.note = fmt::format("the worker converting it was lost ({})", e.how());
+    } catch (const std::exception& e) {
+        item.status = item_status::failed;
+        item.note = reason_of(e.what(), item);
+    }
+    if (item.status == item_status::failed && stop != nullptr && stop->load()) {
+        item.status = item_status::interrupted;
+        item.note = "the run was stopped";
+    }
+}
+
+bool stopped(const std::atomic<bool>* stop) { return stop != nullptr && stop->load(); }
+
+// Whole files on the pool: at most two per worker in flight, so that a stop
+// has little to cancel and the report follows the work closely.
+void run_files_on_pool(batch_plan& plan, const std::vector<std::size_t>& todo, const batch_options& options,
+                       pool& workers, const std::function<void(const batch_item&)>& on_done,
+                       const std::atomic<bool>* stop) {
+    struct in_flight {
+        std::size_t item;
+        future<converted> result;
+    };
+    std::mutex mutex;
+    std::condition_variable finished;
+    std::deque<std::size_t> ready;  // positions in `running`
+    std::vector<in_flight> running;
+    running.reserve(todo.size());
+    const std::size_t window = 2 * static_cast<std::size_t>(workers.size());
+    std::size_t next = 0;
+    std::size_t outstanding = 0;
+    while (next < todo.size() || outstanding > 0) {
+        while (next < todo.size() && outstanding < window && !stopped(stop)) {
+            const auto& item = plan.items[todo[next++]];
+            running.push_back({todo[next - 1],
+                               workers.submit(strata_convert_file, item.input.string(), item.output.string(),
+                                              plan.chain.text, options.writing, options.loading)});
+            const std::size_t position = running.size() - 1;
+            ++outstanding;
+            running.back().result.state()->when_finished([&, position] {
+                std::lock_guard lock(mutex);
+                ready.push_back(position);
+                finished.notify_one();
+            });
+        }
+        if (outstanding == 0) break;  // stopped before submitting the rest
+        std::size_t position = 0;
+        {
+            std::unique_lock lock(mutex);
+            finished.wait(lock, [&] { return !ready.empty(); });
+            position = ready.front();
+            ready.pop_front();
+        }
+        --outstanding;
+        auto& item = plan.items[running[position].item];
+        attempt(item, stop, [&] { return running[position].result.get(); });
+        if (on_done) on_done(item);
+    }
+}
+
+// Stops the pool's workers as soon as `stop` is set, until dismissed.
+class stop_watch {
+public:
+    stop_watch(const std::atomic<bool>* stop, pool* workers) {
+        if (stop == nullptr || workers == nullptr) return;
+        thread_ = std::thread([this, stop, workers] {
+            std::unique_lock lock(mutex_);
+            while (!done_) {
+                if (stop->load()) {
+                    lock.unlock();
+                    workers->terminate();
+                    return;
+                }
+                wake_.wait_for(lock, std::chrono::milliseconds(20));
+            }
+        });
+    }
+    ~stop_watch() {
+        if (!thread_.joinable()) return;
+        {
+            std::lock_guard lock(mutex_);
+            done_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+    }
+    stop_watch(const stop_watch&) = delete;
+    stop_watch& operator=(const stop_watch&) = delete;
+
+private:
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool done_ = false;
+    std::thread thread_;
+};
+
+}  // namespace
+
+void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
+               const std::function<void(const batch_item&)>& on_done, const std::atomic<bool>* stop) {
+    std::vector<std::size_t> todo;
+    for (std::size_t i = 0; i < plan.items.size(); ++i) {
+        if (plan.items[i].status == item_status::pending) todo.push_back(i);
+    }
+    const unsigned count = options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
+    std::unique_ptr<pool> own_pool;
+    if (options.where == backend::processes && workers == nullptr && !todo.empty()) {
+        own_pool = std::make_unique<pool>(pool_options{.processes = count});
+        workers = own_pool.get();
+    }
+    const bool whole_files = options.where != backend::serial &&
+                             (options.schedule == batch_schedule::files ||
+                              (options.schedule == batch_schedule::automatic && todo.size() >= count));
+    // This process decodes and encodes only in strips mode; libvips and
+    // OpenCV must not add threads of their own to the workers'.
+    detail::ensure_vips();
+    vips_concurrency_set(whole_files || options.where == backend::serial ? 1 : 0);
+    cv::setNumThreads(1);
+
+    const auto finish = [&](std::size_t i) {
+        if (on_done) on_done(plan.items[i]);
+    };
+    if (whole_files && options.where == backend::processes) {
+        const stop_watch watch(stop, workers);
+        run_files_on_pool(plan, todo, options, *workers, on_done, stop);
+    } else if (whole_files) {
+        // Threads: each file whole on one thread; a stop lets running files finish.
+        std::mutex report;
+        tbb::task_arena arena(static_cast<int>(count));
+        arena.execute([&] {
+            tbb::parallel_for_each(todo.begin(), todo.end(), [&](std::size_t i) {
+                if (stopped(stop)) return;
+                attempt(plan.items[i], stop, [&] {
+                    return convert_file(plan.items[i].input, plan.items[i].output, plan.chain, options.writing,
+                                        options.loading,
+                                        {.where = backend::serial, .workers = 1, .strips = strips_per_file, .reuse_input = true}, nullptr);
+                });
+                std::lock_guard lock(report);
+                finish(i);
+            });
+        });
+    } else {
+        // One file at a time, its strips spread over the workers.
+        const stop_watch watch(stop, options.where == backend::processes ? workers : nullptr);
+        const run_options running{.where = options.where, .workers = count, .strips = 0, .reuse_input = true};
+        for (const std::size_t i : todo) {
+            if (stopped(stop)) break;
+            attempt(plan.items[i], stop, [&] {
+                return convert_file(plan.items[i].input, plan.items[i].output, plan.chain, options.writing,
+                                    options.loading, running, workers);
+            });
+            finish(i);
+        }
+    }
+    for (const std::size_t i : todo) {
+        if (plan.items[i].status == item_status::pending) {
+            plan.items[i].status = item_status::interrupted;
+            plan.items[i].note = "the run was stopped before it started";
+        }
+    }
+}
+
+}  // namespace strata
