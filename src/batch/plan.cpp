@@ -271,6 +271,7 @@ batch_plan plan_batch(const std::vector<fs::path>& inputs, const fs::path& outpu
 
     std::map<fs::path, fs::path> claimed;  // output -> the input that writes it
     std::vector<fs::path> existing;
+    std::set<std::string> checked_exts;
     std::size_t index = 0;
     for (const auto& file : walk.files) {
         ++index;
@@ -329,7 +330,9 @@ batch_plan plan_batch(const std::vector<fs::path>& inputs, const fs::path& outpu
                 existing.push_back(item.output);
             }
         }
-        if (fixed_ext.empty() && item.status == item_status::pending) check_write_options(item.output, options.writing);
+        if (fixed_ext.empty() && item.status == item_status::pending && checked_exts.insert(lower(ext)).second) {
+            check_write_options(item.output, options.writing);  // once per output format
+        }
         plan.items.push_back(std::move(item));
     }
     if (!existing.empty()) {

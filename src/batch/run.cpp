@@ -37,6 +37,10 @@ struct converted {
 // working copies of a strip stay small next to the image itself.
 constexpr unsigned strips_per_file = 8;
 
+// How one worker (process or thread) runs a whole file's chain: serially, in
+// place over the decoded pixels, which nothing else reads.
+constexpr run_options whole_file_run{.where = backend::serial, .workers = 1, .strips = strips_per_file, .reuse_input = true};
+
 converted convert_file(const fs::path& input, const fs::path& output, const filter_chain& chain,
                        const write_options& writing, const load_options& loading, const run_options& running,
                        pool* workers) {
@@ -62,8 +66,7 @@ STRATA_TASK(strata_convert_file, [](std::string input, std::string output, std::
         return true;
     }();
     (void)single;
-    return convert_file(input, output, parse_chain(chain_text), writing, loading,
-                        {.where = backend::serial, .workers = 1, .strips = strips_per_file, .reuse_input = true}, nullptr);
+    return convert_file(input, output, parse_chain(chain_text), writing, loading, whole_file_run, nullptr);
 });
 
 // The reason of a failure, without the file name the item already carries.
@@ -226,8 +229,7 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
                 if (stopped(stop)) return;
                 attempt(plan.items[i], stop, [&] {
                     return convert_file(plan.items[i].input, plan.items[i].output, plan.chain, options.writing,
-                                        options.loading,
-                                        {.where = backend::serial, .workers = 1, .strips = strips_per_file, .reuse_input = true}, nullptr);
+                                        options.loading, whole_file_run, nullptr);
                 });
                 std::lock_guard lock(report);
                 finish(i);

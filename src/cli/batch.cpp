@@ -32,16 +32,9 @@ using clock_type = std::chrono::steady_clock;
 
 struct batch_flags {
     std::vector<std::string> paths;  // inputs, then the output folder
-    std::string chain;
-    bool recursive = false;
-    bool follow_symlinks = false;
-    std::vector<std::string> include;
-    std::vector<std::string> exclude;
-    std::string format = "same";
-    std::string name_template;
+    batch_options options;           // the fields given as they are; the rest below
     std::string backend = "processes";
     std::string schedule = "auto";
-    unsigned workers = 0;
     bool overwrite = false;
     bool fail_if_exists = false;
     bool dry_run = false;
@@ -135,14 +128,19 @@ private:
     bool any_shown_ = false;
 };
 
+// How many items of the plan are in each status.
+std::map<item_status, std::size_t> tally(const batch_plan& plan) {
+    std::map<item_status, std::size_t> counts;
+    for (const auto& item : plan.items) ++counts[item.status];
+    return counts;
+}
+
 nlohmann::json report_of(const batch_plan& plan, const batch_flags& flags, double seconds, bool interrupted) {
     nlohmann::json files = nlohmann::json::array();
-    std::map<std::string, std::size_t> counts;
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
     for (const auto& item : plan.items) {
         const std::string status = flags.dry_run && item.status == item_status::pending ? "planned" : to_string(item.status);
-        ++counts[status];
         nlohmann::json entry{{"input", item.input.string()},
                              {"output", item.output.empty() ? nlohmann::json(nullptr) : nlohmann::json(item.output.string())},
                              {"status", status},
@@ -159,7 +157,8 @@ nlohmann::json report_of(const batch_plan& plan, const batch_flags& flags, doubl
         }
         files.push_back(std::move(entry));
     }
-    const std::size_t converted = counts["converted"];
+    auto counts = tally(plan);
+    const std::size_t converted = counts[item_status::converted];
     return {{"chain", plan.chain.text},
             {"output_dir", plan.output_dir.string()},
             {"backend", flags.backend},
@@ -169,10 +168,10 @@ nlohmann::json report_of(const batch_plan& plan, const batch_flags& flags, doubl
             {"totals",
              {{"files", plan.items.size()},
               {"converted", converted},
-              {"skipped", counts["skipped"]},
-              {"failed", counts["failed"]},
-              {"interrupted", counts["interrupted"]},
-              {"planned", counts["planned"]},
+              {"skipped", counts[item_status::skipped]},
+              {"failed", counts[item_status::failed]},
+              {"interrupted", counts[item_status::interrupted]},
+              {"planned", flags.dry_run ? counts[item_status::pending] : 0},
               {"bytes_in", bytes_in},
               {"bytes_out", bytes_out},
               {"seconds", seconds},
@@ -200,27 +199,20 @@ int run_batch_command(const batch_flags& flags) {
     std::vector<fs::path> inputs(flags.paths.begin(), flags.paths.end() - 1);
     const fs::path output_dir = flags.paths.back();
 
-    batch_options options{.chain = flags.chain,
-                          .recursive = flags.recursive,
-                          .follow_symlinks = flags.follow_symlinks,
-                          .include = flags.include,
-                          .exclude = flags.exclude,
-                          .format = flags.format,
-                          .name_template = flags.name_template,
-                          .existing = flags.overwrite        ? existing_outputs::overwrite
-                                      : flags.fail_if_exists ? existing_outputs::fail
-                                                             : existing_outputs::skip,
-                          .writing = flags.writing.options(),
-                          .loading = flags.loading.options(),
-                          .where = backend_named(flags.backend),
-                          .workers = flags.workers,
-                          .schedule = flags.schedule == "files"    ? batch_schedule::files
-                                      : flags.schedule == "strips" ? batch_schedule::strips
-                                                                   : batch_schedule::automatic};
+    batch_options options = flags.options;
+    options.existing = flags.overwrite        ? existing_outputs::overwrite
+                       : flags.fail_if_exists ? existing_outputs::fail
+                                              : existing_outputs::skip;
+    options.writing = flags.writing.options();
+    options.loading = flags.loading.options();
+    options.where = backend_named(flags.backend);
+    options.schedule = flags.schedule == "files"    ? batch_schedule::files
+                       : flags.schedule == "strips" ? batch_schedule::strips
+                                                    : batch_schedule::automatic;
     // Workers first, while this process has one thread: they can be forked.
     std::unique_ptr<pool> workers;
     if (options.where == backend::processes && !flags.dry_run) {
-        workers = std::make_unique<pool>(pool_options{.processes = flags.workers});
+        workers = std::make_unique<pool>(pool_options{.processes = options.workers});
     }
 
     batch_plan plan;
@@ -241,10 +233,7 @@ int run_batch_command(const batch_flags& flags) {
                                                          nlohmann::json::error_handler_t::replace) + "\n");
     };
 
-    std::size_t to_convert = 0;
-    for (const auto& item : plan.items) {
-        if (item.status == item_status::pending) ++to_convert;
-    }
+    const std::size_t to_convert = tally(plan)[item_status::pending];
     if (flags.dry_run) {
         for (const auto& item : plan.items) {
             if (item.status == item_status::pending) {
@@ -297,16 +286,13 @@ int run_batch_command(const batch_flags& flags) {
     const int signal = stop_signal.load();
     const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
     write_report(signal != 0);
-    std::size_t converted = 0, skipped = 0, failed = 0, interrupted = 0;
-    for (const auto& item : plan.items) {
-        converted += item.status == item_status::converted;
-        skipped += item.status == item_status::skipped;
-        failed += item.status == item_status::failed;
-        interrupted += item.status == item_status::interrupted;
-    }
+    auto counts = tally(plan);
+    const std::size_t converted = counts[item_status::converted];
+    const std::size_t failed = counts[item_status::failed];
+    const std::size_t interrupted = counts[item_status::interrupted];
     if (!flags.quiet || signal != 0) {
         fmt::print("{}converted {}, skipped {}, failed {}{} in {:.2f} s ({:.1f} images/s) into {}\n",
-                   signal != 0 ? "interrupted: " : "", converted, skipped, failed,
+                   signal != 0 ? "interrupted: " : "", converted, counts[item_status::skipped], failed,
                    interrupted > 0 ? fmt::format(", not done {}", interrupted) : "", seconds,
                    seconds > 0 ? static_cast<double>(converted) / seconds : 0.0, output_dir.string());
     }
@@ -324,21 +310,21 @@ runner setup_batch(CLI::App& sub) {
     sub.add_option("paths", flags->paths, "Input folders and image files, then the output folder")
         ->required()
         ->expected(2, -1);
-    sub.add_option("-f,--filter", flags->chain, "Filter chain, e.g. 'gaussblur=sigma=3,sharpen=amount=1.5'")->required();
-    sub.add_flag("-r,--recursive", flags->recursive, "Descend into sub-folders and mirror them in the output folder");
-    sub.add_flag("--follow-symlinks", flags->follow_symlinks,
+    sub.add_option("-f,--filter", flags->options.chain, "Filter chain, e.g. 'gaussblur=sigma=3,sharpen=amount=1.5'")->required();
+    sub.add_flag("-r,--recursive", flags->options.recursive, "Descend into sub-folders and mirror them in the output folder");
+    sub.add_flag("--follow-symlinks", flags->options.follow_symlinks,
                  "Enter symbolic links to folders (links to files are always read; no folder is walked twice)");
-    sub.add_option("--include", flags->include, "Only files matching this glob (repeatable; case-insensitive)");
-    sub.add_option("--exclude", flags->exclude, "Leave out files and folders matching this glob (repeatable)");
-    sub.add_option("--format", flags->format, "Output format")
+    sub.add_option("--include", flags->options.include, "Only files matching this glob (repeatable; case-insensitive)");
+    sub.add_option("--exclude", flags->options.exclude, "Leave out files and folders matching this glob (repeatable)");
+    sub.add_option("--format", flags->options.format, "Output format")
         ->check(one_of({"same", "jpeg", "jpg", "png", "webp", "tiff", "tif", "gif", "heif", "avif", "jxl"}))
         ->capture_default_str();
-    sub.add_option("--name", flags->name_template,
+    sub.add_option("--name", flags->options.name_template,
                    "Output name: {stem} {ext} {srcext} {name} {dir} {index} {index:N} "
                    "(default {stem}.{ext}; {dir}/{stem}.{ext} with --recursive)");
     flags->writing.add_to(sub);
     add_backend_option(sub, flags->backend);
-    sub.add_option("-w,--workers", flags->workers, "Worker processes or threads (default: one per core)")
+    sub.add_option("-w,--workers", flags->options.workers, "Worker processes or threads (default: one per core)")
         ->check(whole_number(1, 1024));
     sub.add_option("--schedule", flags->schedule,
                    "auto: whole files per worker when there are at least as many files as workers, else strips")
