@@ -16,7 +16,7 @@
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "strata/pipeline.hpp"
+#include "strata/filter.hpp"  // as_mat
 #include "strata/strata.hpp"
 
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "strata/export.hpp"
-#include "strata/filter.hpp"
+#include "strata/filter_spec.hpp"
 #include "strata/image.hpp"
 
 namespace strata {

@@ -6,7 +6,7 @@
 
 #include "command.hpp"
 #include "strata/detail/suggest.hpp"
-#include "strata/filter.hpp"
+#include "strata/filter_spec.hpp"
 
 namespace strata::cli {
 

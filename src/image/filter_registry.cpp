@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "strata/filter.hpp"
+#include "strata/filter_spec.hpp"
 #include "strata/future.hpp"
 
 namespace strata {

@@ -3,14 +3,15 @@
 // the whole-image result, bit for bit, on every backend.
 #include <algorithm>
 #include <deque>
-#include <utility>
 #include <numeric>
+#include <utility>
 #include <thread>
 
 #include <fmt/format.h>
 #include <opencv2/core.hpp>
 #include <tbb/parallel_for.h>
 
+#include "strata/filter.hpp"
 #include "strata/pipeline.hpp"
 #include "strata/pool.hpp"
 

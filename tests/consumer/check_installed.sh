@@ -17,4 +17,4 @@ c++ -std=c++20 -Wall -Wextra -Werror "$(dirname "$0")/project/consumer.cpp" -o "
 
 output=$(LD_LIBRARY_PATH=$prefix/lib "$work/consumer" "$STRATA_TESTDATA/photos/chelsea.jpg")
 echo "$output"
-[[ $output == "strata $(pkg-config --modversion strata): 451x300, 3 bands" ]]
+[[ $output == "strata $(pkg-config --modversion strata): 451x300, 3 bands; filtered 451x300" ]]

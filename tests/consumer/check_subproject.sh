@@ -14,4 +14,4 @@ meson compile -C "$work/build" >"$work/compile.log" 2>&1 || { cat "$work/compile
 
 output=$("$work/build/consumer" "$STRATA_TESTDATA/photos/chelsea.jpg")
 echo "$output"
-[[ $output == "strata "*": 451x300, 3 bands" ]]
+[[ $output == "strata "*": 451x300, 3 bands; filtered 451x300" ]]
