@@ -1,8 +1,10 @@
-// Filter chains: parsing "gaussblur=sigma=3,sharpen=amount=1.5,invert", and
-// running a chain on an image strip by strip, on processes, threads or serially.
+// Filter chains: parsing "gaussblur=sigma=3,sharpen=amount=1.5,invert",
+// running a chain on an image strip by strip, on processes, threads or
+// serially, and converting a file through a chain.
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +55,28 @@ struct run_options {
 /// `workers` is used for backend::processes (one is made if null).
 STRATA_API image run_chain(const filter_chain& chain, const image& input, const run_options& options = {},
                            pool* workers = nullptr);
+
+/// What convert_file did.
+struct conversion {
+    image_layout layout;    ///< of the image written
+    double decoded = 0;     ///< seconds from the start until the last row was decoded
+    double filtered = 0;    ///< ... until the last strip was filtered
+    double written = 0;     ///< ... until the output file was complete
+};
+
+/// Reads `input`, runs `chain` and writes `output`, with the three
+/// overlapped: each strip starts as soon as the rows it reads are decoded,
+/// and the encoder takes rows as soon as their strip is done. The file is
+/// the one write_image(run_chain(chain, read_image(input))) would write, bit
+/// for bit. backend::serial, and a chain that starts with a geometry step,
+/// run the three one after another. Nothing appears at `output` unless all
+/// of it succeeded. Throws image_error, or the failure of a strip.
+///
+///     strata::convert_file("in.jpg", "out.jpg", strata::parse_chain("gaussblur=3"), {}, {.quality = 90});
+STRATA_API conversion convert_file(const std::filesystem::path& input, const std::filesystem::path& output,
+                                   const filter_chain& chain, const load_options& loading = {},
+                                   const write_options& writing = {}, const run_options& options = {},
+                                   pool* workers = nullptr);
 
 /// Runs the steps [first, last) of `chain` on rows [y0, y1) of `input`,
 /// writing those rows of `output` (the work of one strip; the pieces

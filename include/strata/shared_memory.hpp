@@ -41,6 +41,12 @@ public:
     /// The memfd, owned by the buffer (-1 when empty).
     int fd() const noexcept;
 
+    /// Gives the whole pages inside bytes [offset, offset + length) back to
+    /// the system, in every process that maps the buffer; they read as zeros
+    /// afterwards. For data nobody will read again: a finished part of an
+    /// image, say. Thread-safe. Throws std::system_error.
+    void discard(std::size_t offset, std::size_t length) const;
+
     /// The buffer seen as elements of T (size() / sizeof(T) of them).
     template <class T>
         requires std::is_trivially_copyable_v<T>

@@ -1,5 +1,4 @@
 // `strata apply INPUT OUTPUT -f CHAIN`: one image through a filter chain.
-#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <thread>
@@ -31,10 +30,6 @@ struct apply_options {
     write_flags writing;
     load_flags loading;
 };
-
-double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
-    return std::chrono::duration<double>(b - a).count();
-}
 
 int run_apply(const apply_options& options) {
     filter_chain chain;
@@ -74,21 +69,13 @@ int run_apply(const apply_options& options) {
     // strata decides the parallelism (workers x strips); OpenCV's own
     // threads would only compete with it, and would make "serial" untrue.
     cv::setNumThreads(1);
-    const auto start = std::chrono::steady_clock::now();
-    image decoded = read_image(input, options.loading.options());
-    const auto decoded_at = std::chrono::steady_clock::now();
-    const image result = run_chain(chain, decoded,
-                                   {.where = where, .workers = workers, .strips = options.strips, .reuse_input = true},
-                                   processes.get());
-    decoded = image();  // its pages go back before encoding (unless the result reuses them)
-    const auto filtered_at = std::chrono::steady_clock::now();
-    write_image(result, output, writing);
-    const auto written_at = std::chrono::steady_clock::now();
-
-    fmt::print("{}: {}x{}, {} band{} in {:.3f} s (decode {:.3f}, filter {:.3f} on {} x {}, encode {:.3f})\n",
-               output.string(), result.width(), result.height(), result.bands(), result.bands() == 1 ? "" : "s",
-               seconds_between(start, written_at), seconds_between(start, decoded_at),
-               seconds_between(decoded_at, filtered_at), workers, options.backend, seconds_between(filtered_at, written_at));
+    const conversion done = convert_file(input, output, chain, options.loading.options(), writing,
+                                         {.where = where, .workers = workers, .strips = options.strips},
+                                         processes.get());
+    const auto& layout = done.layout;
+    fmt::print("{}: {}x{}, {} band{} in {:.3f} s on {} x {} (decoded at {:.3f} s, filtered at {:.3f} s)\n",
+               output.string(), layout.width, layout.height, layout.bands, layout.bands == 1 ? "" : "s", done.written,
+               workers, options.backend, done.decoded, done.filtered);
     return exit_ok;
 }
 

@@ -18,6 +18,7 @@
 
 #include "strata/error.hpp"
 #include "strata/image.hpp"
+#include "image_stream.hpp"
 #include "vips_io.hpp"
 
 namespace strata {
@@ -100,12 +101,31 @@ image::image(image_layout layout, shared_buffer pixels) : layout_(layout), pixel
     if (pixels_.size() < layout_.bytes()) throw error("image: pixel buffer smaller than its layout");
 }
 
-image read_image(const std::filesystem::path& path, const load_options& options) {
-    vips::VImage source = detail::open_image(path, options);
+namespace detail {
+
+struct image_reader::state {
+    std::filesystem::path path;
+    vips::VImage pixels;  // the file's pixels as strata lays them out, decoded on demand
+    image target;
+    vips::VImage memory;  // target's pixels as a libvips image
+    VipsRegion* source_region = nullptr;
+    VipsRegion* target_region = nullptr;
+    int rows_read = 0;
+
+    ~state() {
+        if (target_region != nullptr) g_object_unref(target_region);
+        if (source_region != nullptr) g_object_unref(source_region);
+    }
+};
+
+image_reader::image_reader(const std::filesystem::path& path, const load_options& options)
+    : state_(std::make_unique<state>()) {
+    state_->path = path;
+    vips::VImage source = open_image(path, options);
     try {
         if (options.autorotate && vips_image_get_orientation(source.get_image()) > 1) {
             // Turning needs random access: reopen without the sequential hint.
-            source = detail::open_image(path, options, false).autorot();
+            source = open_image(path, options, false).autorot();
         }
         vips::VImage pixels = source;
         if (pixels.coding() != VIPS_CODING_NONE) pixels = pixels.colourspace(VIPS_INTERPRETATION_sRGB);
@@ -123,16 +143,51 @@ image read_image(const std::filesystem::path& path, const load_options& options)
             pixels = pixels.cast(VIPS_FORMAT_FLOAT);
         }
         const image_layout layout{pixels.width(), pixels.height(), pixels.bands(), type};
-        image decoded(layout);
-        // Decode straight into the shared pages.
-        vips::VImage target = vips::VImage::new_from_memory(decoded.pixels().data(), layout.bytes(), layout.width,
-                                                            layout.height, layout.bands, vips_format(type));
-        pixels.write(target);
-        decoded.set_metadata(keep_metadata(source));
-        return decoded;
+        state_->pixels = pixels;
+        state_->target = image(layout);
+        state_->target.set_metadata(keep_metadata(source));
+        // Decoding writes straight into the shared pages, through a region
+        // over the whole of them.
+        state_->memory = vips::VImage::new_from_memory(state_->target.pixels().data(), layout.bytes(), layout.width,
+                                                       layout.height, layout.bands, vips_format(type));
+        state_->source_region = vips_region_new(state_->pixels.get_image());
+        state_->target_region = vips_region_new(state_->memory.get_image());
+        const VipsRect whole{0, 0, layout.width, layout.height};
+        if (vips_region_image(state_->target_region, &whole) != 0) throw vips::VError();
     } catch (const vips::VError& e) {
-        throw image_error(path, detail::vips_failure_reason(e, path));
+        throw image_error(path, vips_failure_reason(e, path));
     }
+}
+
+image_reader::~image_reader() = default;
+
+const image_layout& image_reader::layout() const noexcept { return state_->target.layout(); }
+
+const image& image_reader::target() const noexcept { return state_->target; }
+
+int image_reader::rows_read() const noexcept { return state_->rows_read; }
+
+void image_reader::read_until(int y_end) {
+    y_end = std::min(y_end, layout().height);
+    if (y_end <= state_->rows_read) return;
+    // A few hundred KB at a time: decoders fill their own buffer of the
+    // requested size before it is copied, and a small one stays in cache.
+    const int chunk = std::max(16, static_cast<int>((256 << 10) / std::max<std::size_t>(1, layout().row_bytes())));
+    while (state_->rows_read < y_end) {
+        const VipsRect rows{0, state_->rows_read, layout().width, std::min(chunk, y_end - state_->rows_read)};
+        if (vips_region_prepare_to(state_->source_region, state_->target_region, &rows, rows.left, rows.top) != 0) {
+            throw image_error(state_->path, vips_failure_reason(vips::VError(), state_->path));
+        }
+        state_->rows_read += rows.height;
+    }
+}
+
+}  // namespace detail
+
+image read_image(const std::filesystem::path& path, const load_options& options) {
+    detail::image_reader reader(path, options);
+    reader.read_until(reader.layout().height);
+    return reader.target();
 }
 
 namespace {
@@ -342,8 +397,26 @@ void write_named(const vips::VImage& out, const std::filesystem::path& path, con
 
 }  // namespace
 
-void write_image(const image& picture, const std::filesystem::path& path, const write_options& options) {
-    detail::ensure_vips();
+namespace {
+
+// Generates rows of a memory image (the start function's region on it) once
+// `ready` says they are complete.
+int generate_when_ready(VipsRegion* out, void* sequence, void*, void* ready, gboolean*) {
+    auto* source = static_cast<VipsRegion*>(sequence);
+    const VipsRect* rows = &out->valid;
+    if (!(*static_cast<const detail::rows_ready*>(ready))(rows->top, rows->top + rows->height)) {
+        vips_error("strata", "rows %d to %d of the image were never produced", rows->top, rows->top + rows->height);
+        return -1;
+    }
+    if (vips_region_prepare(source, rows) != 0) return -1;
+    return vips_region_region(out, source, rows, rows->left, rows->top);
+}
+
+}  // namespace
+
+void detail::write_image_when_ready(const image& picture, const std::filesystem::path& path,
+                                    const write_options& options, const rows_ready& ready) {
+    ensure_vips();
     if (!can_write(path)) {
         throw image_error(path, fmt::format("no image format for the extension '{}' (try .jpg, .png, .webp, .tif)",
                                             path.extension().string()));
@@ -354,8 +427,19 @@ void write_image(const image& picture, const std::filesystem::path& path, const 
         throw image_error(path, e.what());
     }
     const auto& layout = picture.layout();
-    vips::VImage out = vips::VImage::new_from_memory(picture.pixels().data(), layout.bytes(), layout.width,
-                                                     layout.height, layout.bands, vips_format(layout.type));
+    const vips::VImage memory = vips::VImage::new_from_memory(picture.pixels().data(), layout.bytes(), layout.width,
+                                                              layout.height, layout.bands, vips_format(layout.type));
+    vips::VImage out = memory;
+    if (ready) {
+        VipsImage* gated = vips_image_new();
+        if (vips_image_pipelinev(gated, VIPS_DEMAND_STYLE_THINSTRIP, memory.get_image(), nullptr) != 0 ||
+            vips_image_generate(gated, vips_start_one, generate_when_ready, vips_stop_one, memory.get_image(),
+                                const_cast<rows_ready*>(&ready)) != 0) {
+            g_object_unref(gated);
+            throw image_error(path, vips_failure_reason(vips::VError(), path));
+        }
+        out = vips::VImage(gated);
+    }
     out = out.copy(vips::VImage::option()->set("interpretation", interpretation_for(layout)));
     if (picture.metadata()) {
         out = out.copy(vips::VImage::option()->set("xres", picture.metadata()->xres)->set("yres", picture.metadata()->yres));
@@ -369,6 +453,10 @@ void write_image(const image& picture, const std::filesystem::path& path, const 
     const std::string bracket = settings.empty() ? "" : fmt::format("[{}]", fmt::join(settings, ","));
     const auto folder = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
     if (!write_unnamed(out, path, folder, bracket)) write_named(out, path, folder, bracket);
+}
+
+void write_image(const image& picture, const std::filesystem::path& path, const write_options& options) {
+    detail::write_image_when_ready(picture, path, options, nullptr);
 }
 
 }  // namespace strata

@@ -3,17 +3,20 @@
 // the whole-image result, bit for bit, on every backend.
 #include <algorithm>
 #include <deque>
+#include <memory>
 #include <numeric>
 #include <utility>
 #include <thread>
 
 #include <fmt/format.h>
 #include <opencv2/core.hpp>
+#include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>
 
 #include "strata/filter.hpp"
 #include "strata/pipeline.hpp"
 #include "strata/pool.hpp"
+#include "strips.hpp"
 
 namespace strata {
 
@@ -24,21 +27,16 @@ int cv_type(const image_layout& layout) {
     return CV_MAKETYPE(depth, layout.bands);
 }
 
-bool is_geometry(const chain_step& step) { return step.filter->kind == filter_kind::geometry; }
-
-image_layout layout_after(const filter_chain& chain, std::size_t first, std::size_t last, image_layout layout) {
-    for (std::size_t i = first; i < last; ++i) layout = chain.steps[i].filter->output_layout(layout, chain.steps[i].args);
-    return layout;
-}
-
 // What a worker process runs for one strip.
 STRATA_TASK(strata_run_strip, [](shared_buffer input_pixels, image_layout input_layout, shared_buffer output_pixels,
                                  image_layout output_layout, std::string chain_text, std::uint64_t first,
                                  std::uint64_t last, std::int32_t y0, std::int32_t y1) {
     cv::setNumThreads(1);  // the pool already keeps every core busy
+    // A worker process keeps its strip memory for its next strip.
+    static detail::strip_scratch scratch;
     const filter_chain chain = parse_chain(chain_text);
-    run_strip(chain, first, last, image(input_layout, std::move(input_pixels)),
-              image(output_layout, std::move(output_pixels)), y0, y1);
+    detail::run_strip(chain, first, last, image(input_layout, std::move(input_pixels)),
+                      image(output_layout, std::move(output_pixels)), y0, y1, scratch);
 });
 
 }  // namespace
@@ -50,8 +48,9 @@ cv::Mat as_mat(const image& picture) {
 namespace {
 
 // Rows [y0, y1) of the result of steps [first, last) on `input`, as a matrix
-// that may be a view into a larger one it keeps alive.
-cv::Mat filter_rows(const filter_chain& chain, std::size_t first, std::size_t last, const image& input, int y0, int y1) {
+// that may be a view into a larger one it keeps alive, or into `scratch`.
+cv::Mat filter_rows(const filter_chain& chain, std::size_t first, std::size_t last, const image& input, int y0, int y1,
+                    detail::strip_scratch* scratch) {
     const int height = input.height();
     if (first >= last || last > chain.steps.size() || y0 < 0 || y1 > height || y0 >= y1) {
         throw usage_error("run_strip: steps or rows outside the chain or image");
@@ -62,6 +61,7 @@ cv::Mat filter_rows(const filter_chain& chain, std::size_t first, std::size_t la
     // `current` holds rows [current_top, current_top + current.rows) of the
     // input of step i; at first, the whole input image.
     cv::Mat current = as_mat(input);
+    image_layout layout = input.layout();
     int current_top = 0;
     for (std::size_t i = first; i < last; ++i) {
         const std::size_t k = i - first;
@@ -75,13 +75,24 @@ cv::Mat filter_rows(const filter_chain& chain, std::size_t first, std::size_t la
         // differently for a view into a larger matrix, and the whole-image run
         // hands it a standalone one. Outside the image's own edges, the band's
         // border rows are context only and are cropped away below.
-        const cv::Mat band = current.rowRange(in_top - current_top, in_bottom - current_top).clone();
+        cv::Mat band;
         cv::Mat result;
+        if (scratch != nullptr) {
+            band = scratch->matrix(0, in_bottom - in_top, current.cols, current.type());
+            current.rowRange(in_top - current_top, in_bottom - current_top).copyTo(band);
+            layout = chain.steps[i].filter->output_layout(layout, chain.steps[i].args);
+            result = scratch->matrix(1, band.rows, band.cols, cv_type(layout));
+        } else {
+            band = current.rowRange(in_top - current_top, in_bottom - current_top).clone();
+        }
         chain.steps[i].filter->apply(band, result, chain.steps[i].args);
         if (result.rows != band.rows || result.cols != band.cols) {
             throw error(fmt::format("filter '{}' returned {}x{} rows for a {}x{} band", chain.steps[i].filter->name,
                                     result.cols, result.rows, band.cols, band.rows));
         }
+        // A filter that hands its input back as output would see the next
+        // band copied over it.
+        if (scratch != nullptr && result.datastart == band.datastart) result = result.clone();
         current = result.rowRange(out_top - in_top, out_bottom - in_top);
         current_top = out_top;
     }
@@ -96,30 +107,87 @@ void store_rows(const filter_chain& chain, const cv::Mat& rows, const image& out
     rows.copyTo(target);
 }
 
+}  // namespace
+
+namespace detail {
+
+cv::Mat strip_scratch::matrix(int which, int rows, int cols, int type) {
+    auto& block = blocks_[static_cast<std::size_t>(which)];
+    const std::size_t bytes = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols) * CV_ELEM_SIZE(type);
+    if (block.size < bytes) {
+        block.memory.reset();  // before the new one: the larger block replaces it, not adds to it
+        block.memory = std::make_unique_for_overwrite<std::byte[]>(bytes);
+        block.size = bytes;
+    }
+    // Over outside data, a matrix is standalone: OpenCV sees no rows around it.
+    return cv::Mat(rows, cols, type, block.memory.get());
+}
+
+void run_strip(const filter_chain& chain, std::size_t first, std::size_t last, const image& input,
+               const image& output, int y0, int y1, strip_scratch& scratch) {
+    if (output.height() != input.height()) throw usage_error("run_strip: the output has another height than the input");
+    store_rows(chain, filter_rows(chain, first, last, input, y0, y1, &scratch), output, y0);
+}
+
+unsigned worker_count(const run_options& options) {
+    return options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
+}
+
+strip_plan plan_strips(int height, const run_options& options) {
+    const int wanted = options.strips != 0 ? static_cast<int>(std::min(options.strips, 1u << 30))
+                                           : static_cast<int>(4 * std::min(worker_count(options), 1u << 20));
+    return {height, std::clamp(wanted, 1, std::max(1, height))};
+}
+
+bool is_geometry(const chain_step& step) { return step.filter->kind == filter_kind::geometry; }
+
+std::size_t stage_end(const filter_chain& chain, std::size_t first) {
+    if (first < chain.steps.size() && is_geometry(chain.steps[first])) return first + 1;
+    std::size_t end = first;
+    while (end < chain.steps.size() && !is_geometry(chain.steps[end])) ++end;
+    return end;
+}
+
 int stage_halo(const filter_chain& chain, std::size_t first, std::size_t last) {
     int halo = 0;
     for (std::size_t i = first; i < last; ++i) halo += chain.steps[i].filter->halo(chain.steps[i].args);
     return halo;
 }
 
-}  // namespace
+image_layout layout_after(const filter_chain& chain, std::size_t first, std::size_t last, image_layout layout) {
+    for (std::size_t i = first; i < last; ++i) layout = chain.steps[i].filter->output_layout(layout, chain.steps[i].args);
+    return layout;
+}
+
+future<void> submit_strip(pool& workers, const filter_chain& chain, std::size_t first, std::size_t last,
+                          const image& input, const image& output, int y0, int y1) {
+    return workers.submit(strata_run_strip, input.pixels(), input.layout(), output.pixels(), output.layout(),
+                          chain.text, std::uint64_t{first}, std::uint64_t{last}, std::int32_t{y0}, std::int32_t{y1});
+}
+
+}  // namespace detail
 
 void run_strip(const filter_chain& chain, std::size_t first, std::size_t last, const image& input,
                const image& output, int y0, int y1) {
-    if (output.height() != input.height()) throw usage_error("run_strip: the output has another height than the input");
-    store_rows(chain, filter_rows(chain, first, last, input, y0, y1), output, y0);
+    detail::strip_scratch scratch;
+    detail::run_strip(chain, first, last, input, output, y0, y1, scratch);
 }
 
 image run_chain(const filter_chain& chain, const image& input, const run_options& options, pool* workers) {
-    const unsigned threads = options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
+    return detail::run_steps(chain, 0, input, options, workers);
+}
+
+image detail::run_steps(const filter_chain& chain, std::size_t first, const image& input, const run_options& options,
+                        pool* workers) {
     std::unique_ptr<pool> own_pool;
     if (options.where == backend::processes && workers == nullptr) {
-        own_pool = std::make_unique<pool>(pool_options{.processes = threads});
+        own_pool = std::make_unique<pool>(pool_options{.processes = worker_count(options)});
         workers = own_pool.get();
     }
     image current = input;
-    std::size_t i = 0;
+    std::size_t i = first;
     while (i < chain.steps.size()) {
+        const std::size_t end = stage_end(chain, i);
         if (is_geometry(chain.steps[i])) {
             // Geometry changes which input rows an output row needs: one
             // whole-image stage, on this process.
@@ -133,27 +201,23 @@ image run_chain(const filter_chain& chain, const image& input, const run_options
             result.copyTo(as_mat(next));
             next.set_metadata(current.metadata());
             current = next;
-            ++i;
+            i = end;
             continue;
         }
-        std::size_t end = i;
-        while (end < chain.steps.size() && !is_geometry(chain.steps[end])) ++end;
 
         const image_layout out_layout = layout_after(chain, i, end, current.layout());
         const int height = current.height();
-        const int strips = std::clamp(options.strips != 0 ? static_cast<int>(options.strips) : static_cast<int>(4 * threads),
-                                      1, std::max(1, height));
-        auto row = [&](int strip) { return static_cast<int>(static_cast<long long>(height) * strip / strips); };
+        const strip_plan strips = plan_strips(height, options);
         // Serially, the result can go back into the input's own pixels when
         // the caller allows it (or the input is this function's own): each
         // strip's rows are held until no later strip reads those input rows.
-        const bool own_input = i > 0 || options.reuse_input;
+        const bool own_input = i > first || options.reuse_input;
         if (options.where == backend::serial && own_input && out_layout == current.layout()) {
             const int halo = stage_halo(chain, i, end);
             std::deque<std::pair<int, cv::Mat>> held;  // first row, rows
-            for (int s = 0; s < strips; ++s) {
-                const int next_reads_from = s + 1 < strips ? row(s + 1) - halo : height;
-                held.emplace_back(row(s), filter_rows(chain, i, end, current, row(s), row(s + 1)));
+            for (int s = 0; s < strips.count; ++s) {
+                const int next_reads_from = s + 1 < strips.count ? strips.top(s + 1) - halo : height;
+                held.emplace_back(strips.top(s), filter_rows(chain, i, end, current, strips.top(s), strips.bottom(s), nullptr));
                 while (!held.empty() && held.front().first + held.front().second.rows <= next_reads_from) {
                     store_rows(chain, held.front().second, current, held.front().first);
                     held.pop_front();
@@ -167,18 +231,24 @@ image run_chain(const filter_chain& chain, const image& input, const run_options
         output.set_metadata(current.metadata());
 
         switch (options.where) {
-        case backend::serial:
-            for (int s = 0; s < strips; ++s) run_strip(chain, i, end, current, output, row(s), row(s + 1));
+        case backend::serial: {
+            strip_scratch scratch;
+            for (int s = 0; s < strips.count; ++s) {
+                run_strip(chain, i, end, current, output, strips.top(s), strips.bottom(s), scratch);
+            }
             break;
-        case backend::threads:
-            tbb::parallel_for(0, strips, [&](int s) { run_strip(chain, i, end, current, output, row(s), row(s + 1)); });
+        }
+        case backend::threads: {
+            tbb::enumerable_thread_specific<strip_scratch> scratch;
+            tbb::parallel_for(0, strips.count, [&](int s) {
+                run_strip(chain, i, end, current, output, strips.top(s), strips.bottom(s), scratch.local());
+            });
             break;
+        }
         case backend::processes: {
             std::vector<future<void>> done;
-            for (int s = 0; s < strips; ++s) {
-                done.push_back(workers->submit(strata_run_strip, current.pixels(), current.layout(), output.pixels(),
-                                               output.layout(), chain.text, std::uint64_t{i}, std::uint64_t{end},
-                                               std::int32_t{row(s)}, std::int32_t{row(s + 1)}));
+            for (int s = 0; s < strips.count; ++s) {
+                done.push_back(submit_strip(*workers, chain, i, end, current, output, strips.top(s), strips.bottom(s)));
             }
             for (auto& f : done) f.wait();
             for (auto& f : done) f.get();  // the first failure, after every strip has stopped

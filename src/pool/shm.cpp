@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 #include <system_error>
@@ -74,6 +75,20 @@ shared_buffer shared_buffer::adopt(int fd) {
 std::byte* shared_buffer::data() const noexcept { return map_ ? map_->data : nullptr; }
 std::size_t shared_buffer::size() const noexcept { return map_ ? map_->size : 0; }
 int shared_buffer::fd() const noexcept { return map_ ? map_->fd : -1; }
+
+void shared_buffer::discard(std::size_t offset, std::size_t length) const {
+    if (offset >= size()) return;
+    length = std::min(length, size() - offset);
+    static const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    const std::size_t first = (offset + page - 1) / page * page;
+    const std::size_t last = (offset + length) / page * page;
+    if (last <= first) return;
+    // A hole in the memfd frees its pages for every mapping at once.
+    if (::fallocate(map_->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(first),
+                    static_cast<off_t>(last - first)) != 0) {
+        throw std::system_error(errno, std::generic_category(), "fallocate (punch hole) in a shared buffer");
+    }
+}
 
 namespace detail {
 

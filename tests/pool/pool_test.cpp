@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -147,6 +148,29 @@ TEST_CASE("Pool.SharedMemory.buffers travel by descriptor, both ways") {
         for (int i = 0; i < 8; ++i) futures.push_back(workers.submit(count_up, counter, 500));
         for (auto& f : futures) f.get();
         CHECK(counter.get() == 4000);
+    });
+}
+
+TEST_CASE("Pool.SharedMemory.discard frees whole pages only, for every process; they read as zeros") {
+    for_each_configuration([](pool& workers) {
+        const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+        strata::shared_array<std::int64_t> numbers(4 * page / sizeof(std::int64_t));
+        CHECK(workers.apply(fill_buffer, numbers, std::int64_t{7}) == static_cast<std::int64_t>(numbers.size()));
+        // From the middle of page 0 to the middle of page 3: pages 1 and 2 go.
+        numbers.buffer().discard(page / 2, 3 * page);
+        const std::size_t per_page = page / sizeof(std::int64_t);
+        CHECK(numbers[per_page - 1] == 7);
+        CHECK(numbers[per_page] == 0);
+        CHECK(numbers[3 * per_page - 1] == 0);
+        CHECK(numbers[3 * per_page] == 7);
+        CHECK(std::accumulate(numbers.begin(), numbers.end(), std::int64_t{0}) ==
+              7 * static_cast<std::int64_t>(2 * per_page));
+        // The pages come back, zeroed, when written again, seen by the worker too.
+        CHECK(workers.apply(fill_buffer, numbers, std::int64_t{5}) == static_cast<std::int64_t>(numbers.size()));
+        CHECK(numbers[2 * per_page] == 5);
+        numbers.buffer().discard(0, 0);  // nothing: no whole page
+        numbers.buffer().discard(10 * page, page);  // nothing: past the end
+        CHECK(numbers[0] == 5);
     });
 }
 

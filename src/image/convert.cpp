@@ -1,0 +1,276 @@
+// convert_file: one image file decoded, filtered and encoded with the three
+// overlapped. The decoder hands each strip to the workers as soon as the
+// rows it reads are in; the encoder takes rows as soon as their strip is done.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/task_group.h>
+
+#include "image_stream.hpp"
+#include "strata/pipeline.hpp"
+#include "strata/pool.hpp"
+#include "strips.hpp"
+
+namespace strata {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point start) {
+    return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+// Which strips of a stage are done, for an encoder waiting on their rows.
+// Thread-safe.
+class strip_gate {
+public:
+    explicit strip_gate(const detail::strip_plan& plan) : plan_(plan), done_(static_cast<std::size_t>(plan.count)) {}
+
+    void finish(int strip) {
+        {
+            std::lock_guard lock(mutex_);
+            done_[static_cast<std::size_t>(strip)] = true;
+        }
+        changed_.notify_all();
+    }
+
+    /// No more strips will finish: every waiter gives up.
+    void abandon() {
+        {
+            std::lock_guard lock(mutex_);
+            abandoned_ = true;
+        }
+        changed_.notify_all();
+    }
+
+    /// How many strips from the first on are done.
+    int done_from_start() {
+        std::lock_guard lock(mutex_);
+        while (done_from_start_ < plan_.count && done_[static_cast<std::size_t>(done_from_start_)]) ++done_from_start_;
+        return done_from_start_;
+    }
+
+    bool abandoned() {
+        std::lock_guard lock(mutex_);
+        return abandoned_;
+    }
+
+    /// Blocks until every strip over rows [top, bottom) is done; false if the
+    /// gate was abandoned first.
+    bool wait_rows(int top, int bottom) {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return abandoned_ || rows_done(top, bottom); });
+        return !abandoned_;
+    }
+
+private:
+    bool rows_done(int top, int bottom) const {
+        // The strip that holds row `top`: the last one starting at or before it.
+        int strip = static_cast<int>(static_cast<std::int64_t>(top) * plan_.count / plan_.height);
+        while (strip + 1 < plan_.count && plan_.top(strip + 1) <= top) ++strip;
+        while (strip > 0 && plan_.top(strip) > top) --strip;
+        for (; strip < plan_.count && plan_.top(strip) < bottom; ++strip) {
+            if (!done_[static_cast<std::size_t>(strip)]) return false;
+        }
+        return true;
+    }
+
+    detail::strip_plan plan_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<bool> done_;
+    int done_from_start_ = 0;
+    bool abandoned_ = false;
+};
+
+// Runs the strips of the first stage as they are handed over, on worker
+// processes or TBB threads, and tells the gate as each one ends. Input rows
+// that no unfinished strip reads any more are given back to the system.
+class strip_runner {
+public:
+    strip_runner(const filter_chain& chain, std::size_t stage_end, const image& input, const image& output,
+                 const detail::strip_plan& plan, strip_gate& gate, pool* workers)
+        : chain_(chain), stage_end_(stage_end), input_(input), output_(output), plan_(plan), gate_(gate),
+          workers_(workers), halo_(detail::stage_halo(chain, 0, stage_end)) {}
+
+    void start(int strip) {
+        const int top = plan_.top(strip);
+        const int bottom = plan_.bottom(strip);
+        if (workers_ != nullptr) {
+            future<void> done = detail::submit_strip(*workers_, chain_, 0, stage_end_, input_, output_, top, bottom);
+            detail::future_state* state = done.state().get();  // alive while it runs its callbacks
+            done.state()->when_finished([this, state, strip] {
+                bool succeeded = false;
+                {
+                    std::lock_guard lock(state->mutex);
+                    succeeded = state->status == detail::task_status::succeeded;
+                }
+                succeeded ? finished(strip) : gate_.abandon();
+            });
+            running_.push_back(std::move(done));
+            return;
+        }
+        threads_.run([this, strip, top, bottom] {
+            try {
+                detail::run_strip(chain_, 0, stage_end_, input_, output_, top, bottom, scratch_.local());
+                finished(strip);
+            } catch (...) {
+                {
+                    std::lock_guard lock(mutex_);
+                    if (!thread_failure_) thread_failure_ = std::current_exception();
+                }
+                gate_.abandon();
+            }
+        });
+    }
+
+    /// Waits for every strip started; the first failure (in strip order for
+    /// processes), or null.
+    std::exception_ptr finish() {
+        threads_.wait();
+        for (auto& done : running_) done.wait();
+        for (auto& done : running_) {
+            try {
+                done.get();
+            } catch (...) {
+                return std::current_exception();
+            }
+        }
+        std::lock_guard lock(mutex_);
+        return thread_failure_;
+    }
+
+private:
+    void finished(int strip) {
+        gate_.finish(strip);
+        const int unfinished = gate_.done_from_start();
+        const int unread = unfinished < plan_.count ? plan_.top(unfinished) - halo_ : plan_.height;
+        std::lock_guard lock(mutex_);
+        if (unread <= released_rows_) return;
+        const std::size_t row_bytes = input_.layout().row_bytes();
+        try {
+            input_.pixels().discard(static_cast<std::size_t>(released_rows_) * row_bytes,
+                                    static_cast<std::size_t>(unread - released_rows_) * row_bytes);
+            released_rows_ = unread;
+        } catch (const std::system_error&) {
+            // Only memory is lost: the rows stay until the image goes.
+        }
+    }
+
+    const filter_chain& chain_;
+    std::size_t stage_end_;
+    const image& input_;
+    const image& output_;
+    detail::strip_plan plan_;
+    strip_gate& gate_;
+    pool* workers_;
+    std::vector<future<void>> running_;
+    tbb::task_group threads_;
+    tbb::enumerable_thread_specific<detail::strip_scratch> scratch_;
+    int halo_;
+    std::mutex mutex_;
+    std::exception_ptr thread_failure_;
+    int released_rows_ = 0;  // input rows [0, released_rows_) are gone
+};
+
+// The three steps one after another.
+conversion convert_in_turn(const std::filesystem::path& input, const std::filesystem::path& output,
+                           const filter_chain& chain, const load_options& loading, const write_options& writing,
+                           run_options options, pool* workers) {
+    const auto start = clock_type::now();
+    conversion done;
+    image decoded = read_image(input, loading);
+    done.decoded = seconds_since(start);
+    options.reuse_input = true;  // the decoded pixels are this function's own
+    const image result = run_chain(chain, decoded, options, workers);
+    decoded = image();  // its pages go back before encoding (unless the result reuses them)
+    done.filtered = seconds_since(start);
+    write_image(result, output, writing);
+    done.layout = result.layout();
+    done.written = seconds_since(start);
+    return done;
+}
+
+}  // namespace
+
+conversion convert_file(const std::filesystem::path& input, const std::filesystem::path& output,
+                        const filter_chain& chain, const load_options& loading, const write_options& writing,
+                        const run_options& options, pool* workers) {
+    if (options.where == backend::serial || chain.steps.empty() || detail::is_geometry(chain.steps.front())) {
+        return convert_in_turn(input, output, chain, loading, writing, options, workers);
+    }
+    const auto start = clock_type::now();
+    std::unique_ptr<pool> own_pool;
+    if (options.where == backend::processes && workers == nullptr) {
+        own_pool = std::make_unique<pool>(pool_options{.processes = detail::worker_count(options)});
+        workers = own_pool.get();
+    }
+    detail::image_reader reader(input, loading);
+    const image& source = reader.target();
+    const std::size_t end = detail::stage_end(chain, 0);
+    const bool one_stage = end == chain.steps.size();
+    image stage_output(detail::layout_after(chain, 0, end, source.layout()));
+    stage_output.set_metadata(source.metadata());
+    const detail::strip_plan plan = detail::plan_strips(source.height(), options);
+    const int halo = detail::stage_halo(chain, 0, end);
+    strip_gate gate(plan);
+    strip_runner runner(chain, end, source, stage_output, plan, gate,
+                        options.where == backend::processes ? workers : nullptr);
+
+    // With a single stage, the encoder runs beside the decoder and the strips.
+    std::exception_ptr encode_failure;
+    std::thread encoder;
+    if (one_stage) {
+        encoder = std::thread([&] {
+            try {
+                detail::write_image_when_ready(stage_output, output, writing,
+                                               [&](int top, int bottom) { return gate.wait_rows(top, bottom); });
+            } catch (...) {
+                encode_failure = std::current_exception();
+                gate.abandon();  // nothing more to decode for
+            }
+        });
+    }
+    conversion done;
+    std::exception_ptr failure;
+    try {
+        for (int strip = 0; strip < plan.count && !gate.abandoned(); ++strip) {
+            reader.read_until(plan.bottom(strip) + halo);
+            runner.start(strip);
+        }
+    } catch (...) {
+        failure = std::current_exception();
+        gate.abandon();
+    }
+    done.decoded = seconds_since(start);
+    if (auto strip_failure = runner.finish(); !failure) failure = strip_failure;
+    done.filtered = seconds_since(start);
+    if (failure) gate.abandon();
+    if (encoder.joinable()) encoder.join();
+    if (failure) std::rethrow_exception(failure);
+    if (encode_failure) std::rethrow_exception(encode_failure);
+
+    if (one_stage) {
+        done.layout = stage_output.layout();
+    } else {
+        run_options later = options;
+        later.reuse_input = true;  // stage_output is this function's own
+        const image result = detail::run_steps(chain, end, stage_output, later, workers);
+        done.filtered = seconds_since(start);
+        write_image(result, output, writing);
+        done.layout = result.layout();
+    }
+    done.written = seconds_since(start);
+    return done;
+}
+
+}  // namespace strata

@@ -1,0 +1,47 @@
+// Internal: an image file read top to bottom in pieces, and an image written
+// while its rows are still being produced; convert_file overlaps the two.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+
+#include "strata/image.hpp"
+#include "strata/image_info.hpp"
+
+namespace strata::detail {
+
+/// An image file opened for one top-to-bottom decode into shared memory.
+/// Not thread-safe: one thread creates and uses it.
+class image_reader {
+public:
+    /// Opens `path` (header only) and works out the layout it decodes to.
+    /// Throws image_error as read_image does.
+    image_reader(const std::filesystem::path& path, const load_options& options);
+    ~image_reader();
+    image_reader(const image_reader&) = delete;
+    image_reader& operator=(const image_reader&) = delete;
+
+    const image_layout& layout() const noexcept;
+    /// The image being decoded into: zeroed pixels, the file's metadata.
+    const image& target() const noexcept;
+    /// Decodes rows up to `y_end` (exclusive) into target(), from where the
+    /// last call stopped. Throws image_error (a truncated file, say).
+    void read_until(int y_end);
+    int rows_read() const noexcept;
+
+private:
+    struct state;
+    std::unique_ptr<state> state_;
+};
+
+/// Blocks until rows [top, bottom) of an image are ready; false if they
+/// never will be (the encoder then fails and writes nothing).
+using rows_ready = std::function<bool(int top, int bottom)>;
+
+/// write_image, except that the encoder reads no row before `ready` said it
+/// may, so it can run while the rows are being filled. Throws image_error.
+void write_image_when_ready(const image& picture, const std::filesystem::path& path, const write_options& options,
+                            const rows_ready& ready);
+
+}  // namespace strata::detail

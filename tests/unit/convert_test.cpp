@@ -1,0 +1,128 @@
+// Convert: convert_file overlaps decoding, filtering and encoding, and still
+// writes exactly the file the three steps one after another write.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "strata/strata.hpp"
+#include "support/leaks.hpp"
+#include "support/paths.hpp"
+#include "support/temp_folder.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using strata::test::temp_folder;
+using strata::test::testdata;
+
+std::vector<char> bytes_of(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// The file the three steps one after another write: the reference.
+void write_in_turn(const fs::path& input, const fs::path& output, const std::string& chain,
+                   const strata::write_options& writing = {}) {
+    const auto result = strata::run_chain(strata::parse_chain(chain), strata::read_image(input),
+                                          {.where = strata::backend::serial, .strips = 1});
+    strata::write_image(result, output, writing);
+}
+
+strata::pool& two_workers() {
+    static strata::pool workers({.processes = 2});
+    return workers;
+}
+
+// A photograph larger than the bundled ones, so that strips overlap with
+// decoding for real: chelsea.jpg enlarged to 1804x1200, saved as JPEG.
+fs::path large_photo(const fs::path& folder) {
+    const auto path = folder / "large.jpg";
+    write_in_turn(testdata() / "photos" / "chelsea.jpg", path, "resize=scale=4", {.quality = 92});
+    return path;
+}
+
+}  // namespace
+
+TEST_CASE("Convert.BitExact.the same file as decode, run_chain, encode, for every backend, strip count and chain shape") {
+    temp_folder folder;
+    const std::vector<fs::path> inputs = {testdata() / "photos" / "camera.png", testdata() / "photos" / "coffee-rgba.png",
+                                          testdata() / "photos" / "rocket-16bit.png", large_photo(folder.path)};
+    const std::vector<std::string> chains = {
+        "gaussblur=2,sharpen=amount=1.5",      // one strip stage: encoder overlapped too
+        "invert",                              // halo 0
+        "grayscale,median=3",                  // bands change
+        "gaussblur=1.5,rotate=90,boxblur=2",   // a geometry stage in the middle
+        "flip,gaussblur=2",                    // geometry first: no overlap
+        "median=3,resize=scale=0.5",           // geometry last
+    };
+    for (const auto& input : inputs) {
+        for (const auto& chain : chains) {
+            const std::string input_name = input.filename().string();
+            CAPTURE(input_name);
+            CAPTURE(chain);
+            const auto reference = folder.path / "reference.tif";  // quick to encode, and exact
+            write_in_turn(input, reference, chain);
+            const auto expected = bytes_of(reference);
+            // One row per strip, too, where that is few strips.
+            const int height = strata::read_image(input).height();
+            std::vector<int> strip_counts = {1, 3, 64};
+            if (height <= 200) strip_counts.push_back(height);
+            for (const auto where : {strata::backend::processes, strata::backend::threads, strata::backend::serial}) {
+                for (const int strips : strip_counts) {
+                    CAPTURE(static_cast<int>(where));
+                    CAPTURE(strips);
+                    const auto output = folder.path / "converted.tif";
+                    const auto done = strata::convert_file(
+                        input, output, strata::parse_chain(chain), {}, {},
+                        {.where = where, .workers = 2, .strips = static_cast<unsigned>(strips)}, &two_workers());
+                    CHECK(bytes_of(output) == expected);
+                    CHECK(done.layout == strata::read_image(output).layout());
+                    CHECK(done.decoded <= done.filtered);
+                    CHECK(done.filtered <= done.written);
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("Convert.BitExact.JPEG output with quality and metadata equals the three steps' file") {
+    temp_folder folder;
+    const auto input = large_photo(folder.path);
+    write_in_turn(input, folder.path / "reference.jpg", "gaussblur=3", {.quality = 90});
+    strata::convert_file(input, folder.path / "converted.jpg", strata::parse_chain("gaussblur=3"), {}, {.quality = 90},
+                         {.workers = 2}, &two_workers());
+    CHECK(bytes_of(folder.path / "converted.jpg") == bytes_of(folder.path / "reference.jpg"));
+}
+
+TEST_CASE("Convert.Failure.no file is left when decoding, a strip or the encoder fails, and nothing hangs") {
+    temp_folder folder;
+    const auto output = folder.path / "out.png";
+    two_workers();  // started before the snapshot: its descriptors stay
+    const strata::test::leak_check snapshot;
+    for (const auto where : {strata::backend::processes, strata::backend::threads}) {
+        CAPTURE(static_cast<int>(where));
+        const strata::run_options options{.where = where, .workers = 2, .strips = 16};
+        // The decoder fails part way.
+        CHECK_THROWS_WITH_AS(strata::convert_file(testdata() / "broken" / "truncated.jpg", output,
+                                                  strata::parse_chain("gaussblur=2"), {}, {}, options, &two_workers()),
+                             doctest::Contains("truncated.jpg: premature end of input file"), strata::image_error);
+        // Every strip fails in its worker: bilateral takes no alpha band.
+        CHECK_THROWS_WITH(strata::convert_file(testdata() / "photos" / "coffee-rgba.png", output,
+                                               strata::parse_chain("bilateral"), {}, {}, options, &two_workers()),
+                          doctest::Contains("bilateral: works on 8-bit or float images of 1 or 3 bands, not 4 bands"));
+        // The encoder cannot create its file: the run stops early.
+        CHECK_THROWS_WITH_AS(strata::convert_file(testdata() / "photos" / "camera.png", folder.path / "missing" / "out.png",
+                                                  strata::parse_chain("gaussblur=2"), {}, {}, options, &two_workers()),
+                             doctest::Contains("missing"), strata::image_error);
+        CHECK(folder.count() == 0);
+    }
+    CHECK(strata::test::open_fds().size() == snapshot.fds.size());
+    // The pool goes on.
+    strata::convert_file(testdata() / "photos" / "camera.png", output, strata::parse_chain("invert"), {}, {},
+                         {.workers = 2}, &two_workers());
+    CHECK(fs::exists(output));
+}
