@@ -41,18 +41,15 @@ constexpr unsigned strips_per_file = 8;
 // place over the decoded pixels, which nothing else reads.
 constexpr run_options whole_file_run{.where = backend::serial, .workers = 1, .strips = strips_per_file, .reuse_input = true};
 
-converted convert_file(const fs::path& input, const fs::path& output, const filter_chain& chain,
+converted convert_item(const fs::path& input, const fs::path& output, const filter_chain& chain,
                        const write_options& writing, const load_options& loading, const run_options& running,
                        pool* workers) {
-    const auto start = std::chrono::steady_clock::now();
-    const image result = run_chain(chain, read_image(input, loading), running, workers);
     // The folder is made only for an image that will be written into it.
     std::error_code ec;
     fs::create_directories(output.parent_path(), ec);
     if (ec) throw image_error(output, fmt::format("cannot create the folder {}: {}", output.parent_path().string(), ec.message()));
-    write_image(result, output, writing);
-    return {result.width(), result.height(), static_cast<std::uint64_t>(fs::file_size(output, ec)),
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+    const conversion done = convert_file(input, output, chain, loading, writing, running, workers);
+    return {done.layout.width, done.layout.height, static_cast<std::uint64_t>(fs::file_size(output, ec)), done.written};
 }
 
 // A whole file in one worker process, which is one core: libvips and OpenCV
@@ -66,7 +63,7 @@ STRATA_TASK(strata_convert_file, [](std::string input, std::string output, std::
         return true;
     }();
     (void)single;
-    return convert_file(input, output, parse_chain(chain_text), writing, loading, whole_file_run, nullptr);
+    return convert_item(input, output, parse_chain(chain_text), writing, loading, whole_file_run, nullptr);
 });
 
 // The reason of a failure, without the file name the item already carries.
@@ -228,7 +225,7 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
             tbb::parallel_for_each(todo.begin(), todo.end(), [&](std::size_t i) {
                 if (stopped(stop)) return;
                 attempt(plan.items[i], stop, [&] {
-                    return convert_file(plan.items[i].input, plan.items[i].output, plan.chain, options.writing,
+                    return convert_item(plan.items[i].input, plan.items[i].output, plan.chain, options.writing,
                                         options.loading, whole_file_run, nullptr);
                 });
                 std::lock_guard lock(report);
@@ -242,7 +239,7 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
         for (const std::size_t i : todo) {
             if (stopped(stop)) break;
             attempt(plan.items[i], stop, [&] {
-                return convert_file(plan.items[i].input, plan.items[i].output, plan.chain, options.writing,
+                return convert_item(plan.items[i].input, plan.items[i].output, plan.chain, options.writing,
                                     options.loading, running, workers);
             });
             finish(i);
