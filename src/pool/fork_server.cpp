@@ -133,7 +133,10 @@ bool fork_server::read_messages(std::chrono::milliseconds timeout) {
     pollfd watch{channel_, POLLIN, 0};
     if (STRATA_RETRY(::poll(&watch, 1, static_cast<int>(timeout.count()))) <= 0) return false;
     received packet = receive_packet(channel_, false);
-    if (packet.state == received::status::closed) return false;
+    if (packet.state == received::status::closed) {
+        gone_ = true;
+        return false;
+    }
     for (auto& m : packet.messages) {
         if (m.kind == message_kind::exited) {
             exits_[static_cast<pid_t>(m.id)] = static_cast<int>(m.tag);

@@ -34,6 +34,9 @@ public:
     int exit_status(pid_t pid, bool wait, std::chrono::milliseconds timeout);
 
     pid_t pid() const noexcept { return pid_; }
+    /// True once the server's end of the channel is closed (it exited or was
+    /// killed): it will report nothing more.
+    bool gone() const noexcept { return gone_; }
 
 private:
     /// Reads what the server sent; false on timeout or end of stream.
@@ -41,6 +44,7 @@ private:
 
     pid_t pid_ = -1;
     int channel_ = -1;
+    bool gone_ = false;
     std::map<pid_t, int> exits_;
     std::vector<worker> started_;
 };

@@ -37,6 +37,8 @@ using clock = std::chrono::steady_clock;
 
 constexpr std::size_t max_window = 64;  // tasks queued at one worker when many short ones wait
 constexpr auto grace_period = std::chrono::milliseconds(1000);
+// reap(): the worker ended, but how cannot be known.
+constexpr int exit_status_unknown = -2;
 
 std::string describe_exit(int status) {
     if (WIFSIGNALED(status)) {
@@ -121,6 +123,7 @@ private:
     void fail_everything(std::exception_ptr failure);
     void shut_down_workers(bool forceful);
     void remove_worker(worker_process& w);
+    /// The worker's wait status, -1 while it runs, or exit_status_unknown.
     int reap(worker_process& w, bool block);
     void break_pool(std::exception_ptr failure);
 
@@ -605,8 +608,12 @@ int pool_core::reap(worker_process& w, bool block) {
         // The fork server is the parent: it reaps, and reports the status.
         pollfd exit_watch{w.pidfd, POLLIN, 0};
         const bool exited = ::poll(&exit_watch, 1, 0) > 0;
-        return forks_->exit_status(w.pid, block || exited,
-                                   block ? std::chrono::milliseconds(5000) : std::chrono::milliseconds(500));
+        const int status = forks_->exit_status(w.pid, block || exited,
+                                               block ? std::chrono::milliseconds(5000) : std::chrono::milliseconds(500));
+        // A server killed with the rest of the process group cannot say how
+        // its worker ended; the pidfd still tells that it did.
+        if (status == -1 && exited && forks_->gone()) return exit_status_unknown;
+        return status;
     }
     int status = 0;
     const pid_t result = STRATA_RETRY(::waitpid(w.pid, &status, block ? 0 : WNOHANG));
@@ -637,8 +644,10 @@ void pool_core::lose_worker(worker_process& w, const std::string& how_if_unknown
         status = reap(w, false);
     }
     std::string how;
-    if (status != -1) {
+    if (status >= 0) {
         how = describe_exit(status);
+    } else if (status == exit_status_unknown) {
+        how = how_if_unknown.empty() ? "ended (how is not known: the fork server is gone)" : how_if_unknown;
     } else {
         send_signal(pid, w.pidfd, SIGKILL);
         reap(w, true);
