@@ -66,6 +66,15 @@ std::string clean_vips_message(std::string_view raw, const std::filesystem::path
             reasons.push_back(std::move(line));
         }
     }
+    // A failed write comes as "write error", "unix error: <errno text>", then
+    // the same failure again from each layer above: keep the cause alone.
+    for (std::size_t i = 0; i + 1 < reasons.size(); ++i) {
+        const bool write_failed = reasons[i] == "write error" || reasons[i] == "write failed";
+        constexpr std::string_view unix_error = "unix error: ";
+        if (write_failed && reasons[i + 1].starts_with(unix_error) && reasons[i + 1].find("Unknown error") == std::string::npos) {
+            return "cannot write: " + reasons[i + 1].substr(unix_error.size());
+        }
+    }
     if (reasons.empty()) return "libvips could not decode it";
     return fmt::format("{}", fmt::join(reasons, "; "));
 }
