@@ -1,11 +1,17 @@
 // Cli.Batch: folders through a chain, the report, resuming, and refusals.
 #include <doctest/doctest.h>
 
+#include <sys/mount.h>
+
+#include <chrono>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "strata/strata.hpp"
@@ -20,6 +26,42 @@ using strata::test::contains;
 using strata::test::run_strata;
 using strata::test::temp_folder;
 using strata::test::testdata;
+
+// A tmpfs mounted over `where` for one test, if this process may mount (it
+// needs root); `mounted` says whether it is.
+struct tmpfs_mount {
+    fs::path where;
+    bool mounted = false;
+    tmpfs_mount(fs::path folder, const char* options, unsigned long flags = 0) : where(std::move(folder)) {
+        fs::create_directories(where);
+        mounted = ::mount("tmpfs", where.c_str(), "tmpfs", flags, options) == 0;
+    }
+    ~tmpfs_mount() {
+        if (mounted) ::umount2(where.c_str(), MNT_DETACH);
+    }
+    tmpfs_mount(const tmpfs_mount&) = delete;
+    tmpfs_mount& operator=(const tmpfs_mount&) = delete;
+};
+
+// Every file under `folder` decodes completely: nothing half-written.
+bool all_complete(const fs::path& folder) {
+    for (const auto& entry : fs::recursive_directory_iterator(folder)) {
+        if (!entry.is_regular_file()) continue;
+        try {
+            strata::inspect(entry.path());
+        } catch (const strata::error& e) {
+            MESSAGE("incomplete output: " << e.what());
+            return false;
+        }
+    }
+    return true;
+}
+
+std::size_t files_in(const fs::path& folder) {
+    std::size_t count = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(folder)) count += entry.is_regular_file();
+    return count;
+}
 
 // No hidden temporary file anywhere under `folder`.
 bool no_temporaries(const fs::path& folder) {
@@ -107,4 +149,140 @@ TEST_CASE("Cli.Batch.refuses runs that would touch their inputs, and dry runs wr
     CHECK(contains(result.out, "a_jpg_001.webp"));
     CHECK(contains(result.out, "a_png_002.webp"));
     CHECK_FALSE(fs::exists(folder.path / "out"));
+}
+
+TEST_CASE("Cli.Batch.SIGINT and SIGTERM stop promptly, leave only complete files, and the same command finishes the rest") {
+    temp_folder folder;
+    const fs::path in = folder.path / "in";
+    fs::create_directories(in);
+    // 16 photographs of 2048x2048, enough work to stop in the middle of.
+    const auto large = strata::run_chain(strata::parse_chain("resize=scale=4"),
+                                         strata::read_image(testdata() / "photos" / "astronaut.jpg"),
+                                         {.where = strata::backend::serial});
+    strata::write_image(large, in / "photo-01.jpg", {.quality = 90});
+    constexpr int count = 16;
+    for (int i = 2; i <= count; ++i) fs::copy_file(in / "photo-01.jpg", in / fmt::format("photo-{:02}.jpg", i));
+
+    struct stop_case {
+        int signal;
+        const char* schedule;  // whole files per worker, or one file's strips over the workers
+        int exit_code;
+    };
+    for (const auto& [signal, schedule, exit_code] : {stop_case{SIGINT, "files", 130}, stop_case{SIGTERM, "strips", 143}}) {
+        CAPTURE(signal);
+        const fs::path out = folder.path / ("out-" + std::string(schedule));
+        const std::string report = (folder.path / "report.json").string();
+        const std::vector<std::string> command = {"batch", in.string(), out.string(), "-f", "gaussblur=2", "-w", "1",
+                                                  "--schedule", schedule, "--json", report};
+        std::size_t done_when_stopped = 0;
+        std::chrono::steady_clock::time_point signalled;
+        auto result = strata::test::run_strata_while(command, [&](pid_t pid) {
+            // Once the first file is written, as a user would press Ctrl-C.
+            const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+            while (std::chrono::steady_clock::now() < give_up && (!fs::exists(out) || files_in(out) == 0)) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            }
+            done_when_stopped = fs::exists(out) ? files_in(out) : 0;
+            signalled = std::chrono::steady_clock::now();
+            ::kill(-pid, signal);
+        });
+        const double stop_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+        REQUIRE(done_when_stopped > 0);
+        REQUIRE(done_when_stopped < count);
+        CHECK(result.exit_code == exit_code);
+        CHECK(contains(result.out, "interrupted: converted "));
+        CHECK(contains(result.err, "run the same command again to convert the rest"));
+        CHECK(stop_seconds < 2);  // milliseconds: stopping waits for no worker
+        CHECK(no_temporaries(out));
+        CHECK(all_complete(out));
+        const std::size_t converted = files_in(out);
+        CHECK(converted < count);
+        const auto json = nlohmann::json::parse(std::ifstream(report));
+        CHECK(json["interrupted"] == true);
+        CHECK(json["totals"]["converted"] == converted);
+        CHECK(json["totals"]["interrupted"] == count - converted);
+
+        // The same command again: what was done is skipped, the rest converted.
+        result = run_strata(command);
+        CHECK(result.exit_code == 0);
+        CHECK(contains(result.out, fmt::format("converted {}, skipped {}, failed 0", count - converted, converted)));
+        CHECK(files_in(out) == count);
+        CHECK(all_complete(out));
+    }
+}
+
+TEST_CASE("Cli.Batch.symbolic links: files are read, folders entered only when asked, loops never") {
+    temp_folder folder;
+    const fs::path in = folder.path / "in";
+    const fs::path elsewhere = folder.path / "elsewhere";
+    fs::create_directories(in / "sub");
+    fs::create_directories(elsewhere);
+    fs::copy_file(testdata() / "photos" / "camera.png", in / "sub" / "camera.png");
+    fs::copy_file(testdata() / "photos" / "chelsea.jpg", elsewhere / "chelsea.jpg");
+    fs::create_symlink(elsewhere / "chelsea.jpg", in / "linked-file.jpg");
+    fs::create_directory_symlink(elsewhere, in / "linked-folder");
+    fs::create_directory_symlink(in, in / "sub" / "loop");  // a cycle back to the top
+    fs::create_symlink(folder.path / "nowhere.jpg", in / "dangling.jpg");
+
+    const fs::path out = folder.path / "out";
+    auto result = run_strata({"batch", in.string(), out.string(), "-r", "-f", "invert", "--format", "png"});
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.err, "skipped " + (in / "dangling.jpg").string() + ": broken symbolic link"));
+    CHECK(contains(result.err, "skipped " + (in / "linked-folder").string() +
+                                   ": symbolic link to a folder (use --follow-symlinks to enter it)"));
+    CHECK(fs::exists(out / "linked-file.png"));
+    CHECK(fs::exists(out / "sub" / "camera.png"));
+    CHECK_FALSE(fs::exists(out / "linked-folder"));
+    CHECK(files_in(out) == 2);
+
+    const fs::path followed = folder.path / "followed";
+    result = run_strata({"batch", in.string(), followed.string(), "-r", "--follow-symlinks", "-f", "invert",
+                         "--format", "png"});
+    CHECK(result.exit_code == 0);
+    CHECK(fs::exists(followed / "linked-folder" / "chelsea.png"));
+    CHECK(fs::exists(followed / "sub" / "camera.png"));
+    CHECK(files_in(followed) == 3);  // the loop is not walked again
+}
+
+TEST_CASE("Cli.Batch.a full disk fails the files that do not fit, leaving no partial file; a read-only output is refused") {
+    temp_folder folder;
+    tmpfs_mount small(folder.path / "small", "size=300k");
+    if (!small.mounted) {
+        MESSAGE("skipped: this process cannot mount a tmpfs (needs root)");
+        return;
+    }
+    auto result = run_strata({"batch", (testdata() / "photos").string(), (small.where / "out").string(), "-f",
+                              "invert", "--format", "png"});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "cannot write: No space left on device"));
+    CHECK(contains(result.out, "failed "));
+    CHECK(no_temporaries(small.where));
+    CHECK(all_complete(small.where));
+
+    tmpfs_mount read_only(folder.path / "read-only", "size=64k", MS_RDONLY);
+    REQUIRE(read_only.mounted);
+    result = run_strata({"batch", (testdata() / "photos").string(), (read_only.where / "out").string(), "-f", "invert"});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "cannot create the output folder " + (read_only.where / "out").string() +
+                                   ": Read-only file system"));
+}
+
+TEST_CASE("Cli.Batch.a clean run exits 0; outputs never land on inputs") {
+    temp_folder folder;
+    const fs::path in = folder.path / "in";
+    fs::create_directories(in / "empty");
+    fs::copy_file(testdata() / "photos" / "chelsea.jpg", in / "chelsea.jpg");
+    auto result = run_strata({"batch", in.string(), (folder.path / "out").string(), "-r", "-f", "sepia"});
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.out, "converted 1, skipped 0, failed 0"));
+    CHECK_FALSE(fs::exists(folder.path / "out" / "empty"));  // empty folders are not mirrored
+
+    // The input folder itself as the output folder.
+    result = run_strata({"batch", in.string(), in.string(), "-f", "sepia"});
+    CHECK(result.exit_code == 2);
+    // A file given by name, written into its own folder under its own name.
+    result = run_strata({"batch", (in / "chelsea.jpg").string(), in.string(), "-f", "sepia"});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "chelsea.jpg"));
+    CHECK(files_in(in) == 1);
 }

@@ -2,7 +2,6 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,43 +119,18 @@ TEST_CASE("Cli.Demo.sort refuses bad input with the token and its place, printin
 
 TEST_CASE("Cli.Demo.SIGINT stops a run quietly: workers print nothing and none survive") {
     // A sort big enough to be interrupted in the middle.
-    int out[2];
-    int err[2];
-    REQUIRE(::pipe(out) == 0);
-    REQUIRE(::pipe(err) == 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    posix_spawnattr_setpgroup(&attributes, 0);  // its own group, as a shell job
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-    const std::string exe = strata::test::strata_exe().string();
-    const char* argv[] = {exe.c_str(), "demo", "sort", "--random", "40000000", "-q", "-w", "2", nullptr};
-    pid_t pid = 0;
-    REQUIRE(::posix_spawn(&pid, exe.c_str(), &actions, &attributes, const_cast<char**>(argv), environ) == 0);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
-    ::close(out[1]);
-    ::close(err[1]);
-
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    ::kill(-pid, SIGINT);  // Ctrl-C reaches the whole foreground group
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGINT));
-
-    std::string printed;
-    char buffer[4096];
-    for (int fd : {out[0], err[0]}) {
-        ssize_t n = 0;
-        while ((n = ::read(fd, buffer, sizeof buffer)) > 0) printed.append(buffer, static_cast<std::size_t>(n));
-        ::close(fd);
-    }
-    CHECK(printed.empty());
+    pid_t group = 0;
+    const auto result = strata::test::run_strata_while({"demo", "sort", "--random", "40000000", "-q", "-w", "2"},
+                                                       [&](pid_t pid) {
+                                                           group = pid;
+                                                           std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+                                                           ::kill(-pid, SIGINT);  // Ctrl-C reaches the whole group
+                                                       });
+    CHECK(result.exit_code == -SIGINT);
+    CHECK(result.out.empty());
+    CHECK(result.err.empty());
     // Nothing of the group is left running (an exited orphan may linger as a
     // zombie until the system reaps it; it runs nothing).
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    CHECK(running_in_group(pid) == 0);
+    CHECK(running_in_group(group) == 0);
 }

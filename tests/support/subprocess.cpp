@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 extern char** environ;
 
@@ -33,7 +34,8 @@ std::array<int, 2> make_pipe() {
 
 }  // namespace
 
-run_result run(const std::vector<std::string>& argv, const std::string& input, std::chrono::milliseconds deadline) {
+run_result run(const std::vector<std::string>& argv, const std::string& input, std::chrono::milliseconds deadline,
+               const while_running& meanwhile) {
     ::signal(SIGPIPE, SIG_IGN);  // a child that exits early must not kill the test
     auto in = make_pipe();
     auto out = make_pipe();
@@ -49,9 +51,16 @@ run_result run(const std::vector<std::string>& argv, const std::string& input, s
     for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);
 
+    posix_spawnattr_t attributes;
+    check(posix_spawnattr_init(&attributes), "posix_spawnattr_init");
+    if (meanwhile.action) {
+        posix_spawnattr_setpgroup(&attributes, 0);
+        posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+    }
     pid_t pid = 0;
-    const int spawned = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+    const int spawned = posix_spawn(&pid, args[0], &actions, &attributes, args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
     ::close(in[0]);
     ::close(out[1]);
     ::close(err[1]);
@@ -61,6 +70,9 @@ run_result run(const std::vector<std::string>& argv, const std::string& input, s
         ::close(err[0]);
         throw std::system_error(spawned, std::generic_category(), "posix_spawn " + argv.at(0));
     }
+
+    std::thread acting;
+    if (meanwhile.action) acting = std::thread(meanwhile.action, pid);
 
     run_result result;
     std::size_t fed = 0;
@@ -108,6 +120,7 @@ run_result run(const std::vector<std::string>& argv, const std::string& input, s
         if (fd >= 0) ::close(fd);
     }
 
+    if (acting.joinable()) acting.join();  // before the wait: the pid stays this child's until then
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -118,6 +131,11 @@ run_result run(const std::vector<std::string>& argv, const std::string& input, s
 run_result run_strata(std::vector<std::string> args, const std::string& input) {
     args.insert(args.begin(), strata_exe().string());
     return run(args, input);
+}
+
+run_result run_strata_while(std::vector<std::string> args, std::function<void(pid_t)> action) {
+    args.insert(args.begin(), strata_exe().string());
+    return run(args, {}, std::chrono::seconds(60), {std::move(action)});
 }
 
 }  // namespace strata::test

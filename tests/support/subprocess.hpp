@@ -2,7 +2,10 @@
 // stderr and the exit status, and kills it if it overruns a deadline.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,8 +18,15 @@ struct run_result {
     bool timed_out = false;
 };
 
+/// What to do besides waiting, for a test that acts on a running program.
+struct while_running {
+    /// Called on its own thread with the program's pid once it started; the
+    /// program runs in its own process group (pid), as a shell job would.
+    std::function<void(pid_t)> action;
+};
+
 run_result run(const std::vector<std::string>& argv, const std::string& input = {},
-               std::chrono::milliseconds deadline = std::chrono::seconds(60));
+               std::chrono::milliseconds deadline = std::chrono::seconds(60), const while_running& meanwhile = {});
 
 }  // namespace strata::test
 
@@ -27,5 +37,9 @@ inline bool contains(const std::string& text, const std::string& part) { return 
 
 /// Runs the strata program under test with `args`.
 run_result run_strata(std::vector<std::string> args, const std::string& input = {});
+
+/// Runs the strata program under test with `args`, calling `action` with its
+/// pid (and process group) while it runs.
+run_result run_strata_while(std::vector<std::string> args, std::function<void(pid_t)> action);
 
 }  // namespace strata::test
