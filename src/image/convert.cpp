@@ -44,7 +44,7 @@ public:
     }
 
     /// No more strips will finish: every waiter gives up.
-    void abandon() {
+    void abandon() noexcept {
         {
             std::lock_guard lock(mutex_);
             abandoned_ = true;
@@ -102,20 +102,52 @@ public:
         : chain_(chain), stage_end_(stage_end), input_(input), output_(output), plan_(plan), gate_(gate),
           workers_(workers), halo_(detail::stage_halo(chain, 0, stage_end)) {}
 
+    strip_runner(const strip_runner&) = delete;
+    strip_runner& operator=(const strip_runner&) = delete;
+    /// finish() is the way out; this is the safety net when something threw
+    /// past it: no task or callback may outlive the runner.
+    ~strip_runner() {
+        try {
+            threads_.wait();
+        } catch (...) {
+        }
+        std::unique_lock lock(mutex_);
+        callbacks_done_.wait(lock, [&] { return callbacks_left_ == 0; });
+    }
+
     void start(int strip) {
         const int top = plan_.top(strip);
         const int bottom = plan_.bottom(strip);
         if (workers_ != nullptr) {
             future<void> done = detail::submit_strip(*workers_, chain_, 0, stage_end_, input_, output_, top, bottom);
             detail::future_state* state = done.state().get();  // alive while it runs its callbacks
-            done.state()->when_finished([this, state, strip] {
-                bool succeeded = false;
-                {
-                    std::lock_guard lock(state->mutex);
-                    succeeded = state->status == detail::task_status::succeeded;
-                }
-                succeeded ? finished(strip) : gate_.abandon();
-            });
+            {
+                std::lock_guard lock(mutex_);
+                ++callbacks_left_;
+            }
+            try {
+                // Runs on the pool's dispatcher thread, after waiters on the
+                // future have been woken: finish() waits for it separately.
+                done.state()->when_finished([this, state, strip] {
+                    try {
+                        bool succeeded = false;
+                        {
+                            std::lock_guard lock(state->mutex);
+                            succeeded = state->status == detail::task_status::succeeded;
+                        }
+                        succeeded ? finished(strip) : gate_.abandon();
+                    } catch (...) {
+                        gate_.abandon();  // nothing may escape into the pool
+                    }
+                    std::lock_guard lock(mutex_);  // the last use of this runner
+                    --callbacks_left_;
+                    callbacks_done_.notify_all();
+                });
+            } catch (...) {
+                std::lock_guard lock(mutex_);
+                --callbacks_left_;
+                throw;
+            }
             running_.push_back(std::move(done));
             return;
         }
@@ -133,11 +165,15 @@ public:
         });
     }
 
-    /// Waits for every strip started; the first failure (in strip order for
-    /// processes), or null.
+    /// Waits for every strip started, and for every callback about one; the
+    /// first failure (in strip order for processes), or null.
     std::exception_ptr finish() {
         threads_.wait();
         for (auto& done : running_) done.wait();
+        {
+            std::unique_lock lock(mutex_);
+            callbacks_done_.wait(lock, [&] { return callbacks_left_ == 0; });
+        }
         for (auto& done : running_) {
             try {
                 done.get();
@@ -178,6 +214,8 @@ private:
     tbb::enumerable_thread_specific<detail::strip_scratch> scratch_;
     int halo_;
     std::mutex mutex_;
+    std::condition_variable callbacks_done_;
+    int callbacks_left_ = 0;  // registered on futures, not yet run to the end
     std::exception_ptr thread_failure_;
     int released_rows_ = 0;  // input rows [0, released_rows_) are gone
 };

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -311,17 +312,24 @@ bool can_write(const std::filesystem::path& path) {
 namespace {
 
 // Permissions a new file gets: 0666 less the umask, as open() would give.
+// Read from /proc, as umask() can only be asked by changing it, which would
+// race with other threads creating files.
 mode_t file_mode() {
-    const mode_t mask = ::umask(0);
-    ::umask(mask);
-    return 0666 & ~mask;
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.starts_with("Umask:")) return 0666 & ~static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
+    }
+    return 0644;  // no /proc: the usual umask, 022
 }
 
-// Gives the complete file behind `fd` the name `path`: linked under a
-// hidden temporary name, then renamed over `path` (rename replaces
-// atomically; link alone would not replace an existing file).
+// Gives the complete file behind `fd` the name `path`: linked straight to
+// it when it is free; otherwise linked under a hidden temporary name, then
+// renamed over `path` (rename replaces atomically, link never replaces).
 void publish(int fd, const std::filesystem::path& path, const std::filesystem::path& folder) {
     const std::string proc_path = fmt::format("/proc/self/fd/{}", fd);
+    if (::linkat(AT_FDCWD, proc_path.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) return;
+    if (errno != EEXIST) throw image_error(path, fmt::format("cannot create: {}", std::strerror(errno)));
     for (int attempt = 0; attempt < 100; ++attempt) {
         const auto temporary = folder / fmt::format(".{}.strata-{}-{}{}", path.stem().string(), ::getpid(),
                                                     ::random() % 1000000, path.extension().string());
@@ -350,7 +358,7 @@ bool write_unnamed(const vips::VImage& out, const std::filesystem::path& path, c
         vips_error_clear();
         return false;
     }
-    const int fd = ::open(folder.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, file_mode());
+    const int fd = ::open(folder.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);  // less the umask
     if (fd < 0) {
         if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) return false;
         throw image_error(path, fmt::format("cannot create a file in {}: {}", folder.string(), std::strerror(errno)));
@@ -427,7 +435,7 @@ void detail::write_image_when_ready(const image& picture, const std::filesystem:
         throw image_error(path, e.what());
     }
     const auto& layout = picture.layout();
-    const vips::VImage memory = vips::VImage::new_from_memory(picture.pixels().data(), layout.bytes(), layout.width,
+    vips::VImage memory = vips::VImage::new_from_memory(picture.pixels().data(), layout.bytes(), layout.width,
                                                               layout.height, layout.bands, vips_format(layout.type));
     vips::VImage out = memory;
     if (ready) {
@@ -440,9 +448,12 @@ void detail::write_image_when_ready(const image& picture, const std::filesystem:
         }
         out = vips::VImage(gated);
     }
-    out = out.copy(vips::VImage::option()->set("interpretation", interpretation_for(layout)));
+    // `out` is this function's own image, not an operation's (which libvips
+    // caches and shares): its header is set in place.
+    out.get_image()->Type = interpretation_for(layout);
     if (picture.metadata()) {
-        out = out.copy(vips::VImage::option()->set("xres", picture.metadata()->xres)->set("yres", picture.metadata()->yres));
+        out.get_image()->Xres = picture.metadata()->xres;
+        out.get_image()->Yres = picture.metadata()->yres;
         if (!options.strip_metadata) copy_metadata(*picture.metadata(), out);
     }
 

@@ -1,9 +1,12 @@
 // Image.Read / Image.Write: decoding into shared memory and atomic encoding.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <opencv2/imgproc.hpp>
@@ -142,4 +145,25 @@ TEST_CASE("Image.Read.broken files keep their documented reasons") {
                          doctest::Contains("premature end of input file"), strata::image_error);
     CHECK_THROWS_WITH_AS(strata::read_image(testdata() / "broken" / "empty.jpg"), doctest::Contains("empty file"),
                          strata::image_error);
+}
+
+TEST_CASE("Image.Write.new files get 0666 less the umask, also when many threads write at once") {
+    temp_folder folder;
+    const auto photo = strata::read_image(testdata() / "photos" / "camera.png");
+    const mode_t saved = ::umask(027);
+    std::vector<std::thread> writers;
+    for (int i = 0; i < 8; ++i) {
+        writers.emplace_back([&, i] {
+            strata::write_image(photo, folder.path / ("out-" + std::to_string(i) + ".png"));
+            strata::write_image(photo, folder.path / ("out-" + std::to_string(i) + ".png"));  // over an existing file
+        });
+    }
+    for (auto& writer : writers) writer.join();
+    CHECK(::umask(saved) == 027);  // never changed, even for a moment that another thread could see
+    for (int i = 0; i < 8; ++i) {
+        const auto permissions = std::filesystem::status(folder.path / ("out-" + std::to_string(i) + ".png")).permissions();
+        CHECK(permissions == (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                              std::filesystem::perms::group_read));
+    }
+    CHECK(folder.count() == 8);  // no temporary name left beside them
 }
