@@ -14,7 +14,7 @@ Inputs are made once under --work from the bundled photographs: enlarged to
 SIZE x SIZE, given photographic grain, saved as JPEG Q90. Times are wall
 seconds of the whole command (start-up included), median of the rounds with
 the range; memory is the peak resident size of the largest process of the
-command (ru_maxrss of the waited-for tree).
+command (ru_maxrss of the waited-for tree), in MiB.
 """
 import argparse
 import json
@@ -116,7 +116,7 @@ def run_workload(name, tools, rounds):
 
 def print_table(title, results, reference, decoded_mb):
     print(f"\n{title}")
-    print(f"| tool | median s | range s | vs {reference} | peak MB | peak / decoded image |")
+    print(f"| tool | median s | range s | vs {reference} | peak MiB | peak / decoded image |")
     print("|---|---|---|---|---|---|")
     base = results[reference]["median_s"]
     for tool, r in results.items():
@@ -186,7 +186,7 @@ def main():
         "batch": run_workload("batch", batch_tools, options.rounds),
     }
     mp = options.size * options.size / 1e6
-    print(f"{options.size}x{options.size} JPEG photographs ({mp:.1f} MP, {decoded_mb:.0f} MB decoded), "
+    print(f"{options.size}x{options.size} JPEG photographs ({mp:.1f} MP, {decoded_mb:.0f} MiB decoded), "
           f"gaussblur sigma 3, JPEG Q90, {options.workers} workers, {options.rounds} rounds")
     print_table("One image", results["apply"], "strata apply", decoded_mb)
     print_table(f"{options.files} images", results["batch"], "strata batch", decoded_mb)
