@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <tbb/enumerable_thread_specific.h>
+#include <tbb/task_arena.h>
 #include <tbb/task_group.h>
 
 #include "image_stream.hpp"
@@ -97,10 +98,11 @@ private:
 // that no unfinished strip reads any more are given back to the system.
 class strip_runner {
 public:
+    /// Strips run on `workers` if given, else on `threads` TBB threads.
     strip_runner(const filter_chain& chain, std::size_t stage_end, const image& input, const image& output,
-                 const detail::strip_plan& plan, strip_gate& gate, pool* workers)
+                 const detail::strip_plan& plan, strip_gate& gate, pool* workers, unsigned threads)
         : chain_(chain), stage_end_(stage_end), input_(input), output_(output), plan_(plan), gate_(gate),
-          workers_(workers), halo_(detail::stage_halo(chain, 0, stage_end)) {}
+          workers_(workers), arena_(static_cast<int>(threads)), halo_(detail::stage_halo(chain, 0, stage_end)) {}
 
     strip_runner(const strip_runner&) = delete;
     strip_runner& operator=(const strip_runner&) = delete;
@@ -108,7 +110,7 @@ public:
     /// past it: no task or callback may outlive the runner.
     ~strip_runner() {
         try {
-            threads_.wait();
+            arena_.execute([&] { threads_.wait(); });
         } catch (...) {
         }
         std::unique_lock lock(mutex_);
@@ -151,7 +153,7 @@ public:
             running_.push_back(std::move(done));
             return;
         }
-        threads_.run([this, strip, top, bottom] {
+        arena_.execute([&] { threads_.run([this, strip, top, bottom] {
             try {
                 detail::run_strip(chain_, 0, stage_end_, input_, output_, top, bottom, scratch_.local());
                 finished(strip);
@@ -162,13 +164,13 @@ public:
                 }
                 gate_.abandon();
             }
-        });
+        }); });
     }
 
     /// Waits for every strip started, and for every callback about one; the
     /// first failure (in strip order for processes), or null.
     std::exception_ptr finish() {
-        threads_.wait();
+        arena_.execute([&] { threads_.wait(); });
         for (auto& done : running_) done.wait();
         {
             std::unique_lock lock(mutex_);
@@ -209,6 +211,7 @@ private:
     detail::strip_plan plan_;
     strip_gate& gate_;
     pool* workers_;
+    tbb::task_arena arena_;  // `threads` threads, this one (the decoder) counted among them
     std::vector<future<void>> running_;
     tbb::task_group threads_;
     tbb::enumerable_thread_specific<detail::strip_scratch> scratch_;
@@ -262,7 +265,7 @@ conversion convert_file(const std::filesystem::path& input, const std::filesyste
     const int halo = detail::stage_halo(chain, 0, end);
     strip_gate gate(plan);
     strip_runner runner(chain, end, source, stage_output, plan, gate,
-                        options.where == backend::processes ? workers : nullptr);
+                        options.where == backend::processes ? workers : nullptr, detail::worker_count(options));
 
     // With a single stage, the encoder runs beside the decoder and the strips.
     std::exception_ptr encode_failure;

@@ -12,6 +12,7 @@
 #include <opencv2/core.hpp>
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include "strata/filter.hpp"
 #include "strata/pipeline.hpp"
@@ -240,8 +241,11 @@ image detail::run_steps(const filter_chain& chain, std::size_t first, const imag
         }
         case backend::threads: {
             tbb::enumerable_thread_specific<strip_scratch> scratch;
-            tbb::parallel_for(0, strips.count, [&](int s) {
-                run_strip(chain, i, end, current, output, strips.top(s), strips.bottom(s), scratch.local());
+            tbb::task_arena arena(static_cast<int>(worker_count(options)));  // as many threads as workers asked for
+            arena.execute([&] {
+                tbb::parallel_for(0, strips.count, [&](int s) {
+                    run_strip(chain, i, end, current, output, strips.top(s), strips.bottom(s), scratch.local());
+                });
             });
             break;
         }
