@@ -42,7 +42,7 @@ TEST_CASE("Cli.Usage.an unknown command far from any known one gets no suggestio
 TEST_CASE("Cli.Usage.no command exits 2 naming the commands") {
     const auto result = run_strata({});
     CHECK(result.exit_code == 2);
-    CHECK(result.err.find("no command given; one of: apply, batch, demo, filters, info") != std::string::npos);
+    CHECK(result.err.find("no command given; one of: apply, batch, bench, demo, filters, info") != std::string::npos);
 }
 
 TEST_CASE("Cli.Usage.an unknown option exits 2 naming the option and command") {
