@@ -287,7 +287,12 @@ received receive_packet(int socket, bool wait) {
     header.msg_control = control;
     header.msg_controllen = sizeof control;
 
-    const ssize_t n = STRATA_RETRY(::recvmsg(socket, &header, MSG_CMSG_CLOEXEC | (wait ? 0 : MSG_DONTWAIT)));
+    ssize_t n = STRATA_RETRY(::recvmsg(socket, &header, MSG_CMSG_CLOEXEC | (wait ? 0 : MSG_DONTWAIT)));
+    if (n < 0 && errno == ECONNRESET) {
+        // As in receive_waiting: what the dead peer sent is still there.
+        header.msg_controllen = sizeof control;
+        n = STRATA_RETRY(::recvmsg(socket, &header, MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
+    }
     received result;
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -324,9 +329,16 @@ received receive_waiting(int socket) {
         headers[i].msg_hdr.msg_control = slots[i].control;
         headers[i].msg_hdr.msg_controllen = sizeof slots[i].control;
     }
-    const int count = STRATA_RETRY(::recvmmsg(socket, headers.data(), batch, MSG_CMSG_CLOEXEC | MSG_DONTWAIT, nullptr));
+    int count = STRATA_RETRY(::recvmmsg(socket, headers.data(), batch, MSG_CMSG_CLOEXEC | MSG_DONTWAIT, nullptr));
     received result;
     result.state = received::status::ok;
+    if (count < 0 && errno == ECONNRESET) {
+        // The peer died with packets of ours unread. The kernel reports that
+        // before the packets it had sent us; reading again (the error is
+        // cleared by now) yields them, e.g. the result of its last task, and
+        // then the end of the stream.
+        count = STRATA_RETRY(::recvmmsg(socket, headers.data(), batch, MSG_CMSG_CLOEXEC | MSG_DONTWAIT, nullptr));
+    }
     if (count < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return result;
         if (errno == ECONNRESET) {

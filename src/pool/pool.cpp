@@ -133,6 +133,9 @@ private:
     std::condition_variable started_;
     phase phase_ = phase::running;
     std::exception_ptr broken_;  ///< set when workers cannot be started
+    /// Workers that died before saying hello, since the last one that did.
+    int start_failures_in_row_ = 0;
+    static constexpr int max_start_failures_in_row = 3;
     std::deque<std::shared_ptr<task_record>> pending_;
     std::vector<std::unique_ptr<worker_process>> workers_;
     std::uint64_t next_id_ = 1;
@@ -539,6 +542,7 @@ void pool_core::handle_message(worker_process& w, message& m) {
     switch (m.kind) {
     case message_kind::hello:
         w.ready = true;
+        start_failures_in_row_ = 0;
         started_.notify_all();
         return;
     case message_kind::init_failed: {
@@ -654,10 +658,14 @@ void pool_core::lose_worker(worker_process& w, const std::string& how_if_unknown
         how = how_if_unknown.empty() ? "was killed" : how_if_unknown;
     }
     if (!w.ready) {
-        // Died before it could say hello: it could not start.
-        auto failure = std::make_exception_ptr(start_error(fmt::format("worker {} {} before it started", pid, how)));
+        // Died before it could say hello. Once may be bad luck (killed from
+        // outside, the OOM killer): another is started. Several in a row
+        // mean it cannot start, and what waits fails instead of waiting.
         remove_worker(w);
-        break_pool(failure);
+        if (++start_failures_in_row_ >= max_start_failures_in_row) {
+            break_pool(std::make_exception_ptr(start_error(fmt::format(
+                "worker {} {} before it started ({} workers in a row did)", pid, how, start_failures_in_row_))));
+        }
         return;
     }
     auto in_flight = std::move(w.in_flight);

@@ -261,6 +261,11 @@ unsigned count_threads_now() {
         }
         ::closedir(tasks);
     }
+#if defined(__SANITIZE_THREAD__)
+    // ThreadSanitizer starts a thread of its own with the first other one,
+    // and takes its locks around fork: it does not count.
+    if (count > 1) --count;
+#endif
     return count;
 }
 

@@ -2,6 +2,9 @@
 // workers, which run this same program, have them too).
 #pragma once
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -49,6 +52,24 @@ STRATA_TASK(fail_if_negative, [](std::int64_t x) {
 STRATA_TASK(crash_abort, [] { std::abort(); });
 STRATA_TASK(crash_exit, [](int code) { ::_exit(code); });
 STRATA_TASK(crash_signal, [](int signal_number) { ::raise(signal_number); });
+// Appends this worker's pid to the file $STRATA_TEST_PID_LOG names (a worker
+// that ran a task has started), then returns x * x a little later.
+STRATA_TASK(slow_square, [](std::int64_t x) {
+    if (const char* log = std::getenv("STRATA_TEST_PID_LOG")) {
+        const int fd = ::open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        const std::string line = std::to_string(::getpid()) + "\n";
+        if (fd >= 0) {
+            (void)!::write(fd, line.data(), line.size());
+            ::close(fd);
+        }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    return x * x;
+});
+STRATA_TASK(square_or_exit, [](std::int64_t x, bool exit) {
+    if (exit) ::_exit(7);
+    return x * x;
+});
 STRATA_TASK(sleep_ms, [](int ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     return ms;
