@@ -158,6 +158,22 @@ struct codec<T> {
     }
 };
 
+/// One byte, 0 or 1; any other value is a protocol_error (copying it into a
+/// bool would be undefined behaviour).
+template <>
+struct codec<bool> {
+    static void encode(writer& w, const bool& value) {
+        const std::uint8_t byte = value ? 1 : 0;
+        w.raw(&byte, 1);
+    }
+    static bool decode(reader& r) {
+        std::uint8_t byte = 0;
+        r.raw(&byte, 1);
+        if (byte > 1) throw protocol_error("a bool in the message is neither 0 nor 1");
+        return byte == 1;
+    }
+};
+
 /// Tasks returning void produce a std::monostate on the wire.
 template <>
 struct codec<std::monostate> {

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "strata/export.hpp"
 #include "strata/shared_memory.hpp"
 
 namespace strata::detail {
@@ -55,8 +56,9 @@ private:
     std::vector<int> fds_;
 };
 
-/// One received message: owns the descriptors that came with it.
-struct message {
+/// One received message: owns the descriptors that came with it. (Exported,
+/// as parse_packet is, for the fuzz target.)
+struct STRATA_API message {
     message_kind kind{};
     std::uint64_t id = 0;
     std::uint64_t tag = 0;
@@ -101,6 +103,6 @@ received receive_waiting(int socket);
 
 /// Parses the messages of one packet (exposed for fuzzing). Takes ownership
 /// of `fds` (closed if the packet is rejected).
-std::vector<message> parse_packet(std::span<const std::byte> bytes, std::vector<int> fds);
+STRATA_API std::vector<message> parse_packet(std::span<const std::byte> bytes, std::vector<int> fds);
 
 }  // namespace strata::detail
