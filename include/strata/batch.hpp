@@ -62,6 +62,9 @@ struct batch_options {
     /// Workers (processes or threads); 0: one per hardware thread.
     unsigned workers = 0;
     batch_schedule schedule = batch_schedule::automatic;
+    /// A file whose worker process was lost (killed, crashed, out of memory)
+    /// is converted again, up to this many more times. 0: never.
+    unsigned retries = 1;
 };
 
 enum class item_status {

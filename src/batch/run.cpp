@@ -4,8 +4,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <thread>
+
+#include <sys/stat.h>
 
 #include <fmt/format.h>
 #include <opencv2/core/utility.hpp>
@@ -83,9 +86,47 @@ void record(batch_item& item, const converted& done) {
     item.seconds = done.seconds;
 }
 
-// Runs `convert` on the item, recording success or failure.
+// Which file a path names (device and inode), or none. An output is
+// published by linking a new, complete file to its name, so a different
+// identity after a try means that try's file is in place.
+struct file_identity {
+    dev_t device = 0;
+    ino_t inode = 0;
+    bool operator==(const file_identity&) const = default;
+};
+
+file_identity identity_of(const fs::path& path) {
+    struct stat facts {};
+    if (path.empty() || ::stat(path.c_str(), &facts) != 0) return {};
+    return {facts.st_dev, facts.st_ino};
+}
+
+// A worker can be lost (killed, or terminated by a stop) after it published
+// its output and before its result arrived. Then the file on disk is the
+// truth: the item is converted, as a run of the same command would find.
+bool published_anyway(batch_item& item, const file_identity& before) {
+    const file_identity now = identity_of(item.output);
+    if (now == file_identity{} || now == before) return false;
+    item.status = item_status::converted;
+    item.note = "written as the worker converting it ended";
+    std::error_code ec;
+    item.bytes_out = fs::file_size(item.output, ec);
+    try {
+        const auto header = detail::open_image(item.output, {.max_pixels = std::numeric_limits<std::uint64_t>::max()});
+        item.width = header.width();
+        item.height = header.height();
+    } catch (const std::exception&) {
+        // The size is only for the report.
+    }
+    return true;
+}
+
+// Runs `convert` on the item, recording success or failure. True when the
+// failure was a lost worker, which is worth another try. `before` is the
+// output's identity before the run.
 template <class Convert>
-void attempt(batch_item& item, const std::atomic<bool>* stop, Convert&& convert) {
+bool attempt(batch_item& item, const file_identity& before, const std::atomic<bool>* stop, Convert&& convert) {
+    bool lost = false;
     try {
         record(item, convert());
     } catch (const remote_error& e) {
@@ -93,27 +134,42 @@ void attempt(batch_item& item, const std::atomic<bool>* stop, Convert&& convert)
         item.note = reason_of(e.message(), item);
     } catch (const worker_lost& e) {
         item.status = item_status::failed;
-        item.note = fmt::format("the worker converting it was lost ({})", e.how());
+        item.note = fmt::format("the worker converting it {}", e.how());
+        lost = true;
     } catch (const std::exception& e) {
         item.status = item_status::failed;
         item.note = reason_of(e.what(), item);
     }
-    if (item.status == item_status::failed && stop != nullptr && stop->load()) {
+    const bool stopping = stop != nullptr && stop->load();
+    if (item.status == item_status::failed && (lost || stopping) && published_anyway(item, before)) return false;
+    if (item.status == item_status::failed && stopping) {
         item.status = item_status::interrupted;
         item.note = "the run was stopped";
     }
+    return lost && item.status == item_status::failed;
+}
+
+// After a try whose worker was lost: true (and the item pending again) when
+// it has tries left; the note of a later success says what happened.
+bool try_again(batch_item& item, unsigned& tries_left) {
+    if (tries_left == 0) return false;
+    --tries_left;
+    item.status = item_status::pending;
+    item.note = "converted again: " + item.note;
+    return true;
 }
 
 bool stopped(const std::atomic<bool>* stop) { return stop != nullptr && stop->load(); }
 
 // Whole files on the pool: at most two per worker in flight, so that a stop
 // has little to cancel and the report follows the work closely.
-void run_files_on_pool(batch_plan& plan, const std::vector<std::size_t>& todo, const batch_options& options,
-                       pool& workers, const std::function<void(const batch_item&)>& on_done,
-                       const std::atomic<bool>* stop) {
+void run_files_on_pool(batch_plan& plan, const std::vector<std::size_t>& todo,
+                       const std::vector<file_identity>& before, const batch_options& options, pool& workers,
+                       const std::function<void(const batch_item&)>& on_done, const std::atomic<bool>* stop) {
     struct in_flight {
         std::size_t item;
         future<converted> result;
+        unsigned tries_left;
     };
     std::mutex mutex;
     std::condition_variable finished;
@@ -123,20 +179,22 @@ void run_files_on_pool(batch_plan& plan, const std::vector<std::size_t>& todo, c
     const std::size_t window = 2 * static_cast<std::size_t>(workers.size());
     std::size_t next = 0;
     std::size_t outstanding = 0;
+    const auto submit = [&](std::size_t index, unsigned tries_left) {
+        const auto& item = plan.items[index];
+        running.push_back({index,
+                           workers.submit(strata_convert_file, item.input.string(), item.output.string(),
+                                          plan.chain.text, options.writing, options.loading),
+                           tries_left});
+        const std::size_t position = running.size() - 1;
+        ++outstanding;
+        running.back().result.state()->when_finished([&, position] {
+            std::lock_guard lock(mutex);
+            ready.push_back(position);
+            finished.notify_one();
+        });
+    };
     while (next < todo.size() || outstanding > 0) {
-        while (next < todo.size() && outstanding < window && !stopped(stop)) {
-            const auto& item = plan.items[todo[next++]];
-            running.push_back({todo[next - 1],
-                               workers.submit(strata_convert_file, item.input.string(), item.output.string(),
-                                              plan.chain.text, options.writing, options.loading)});
-            const std::size_t position = running.size() - 1;
-            ++outstanding;
-            running.back().result.state()->when_finished([&, position] {
-                std::lock_guard lock(mutex);
-                ready.push_back(position);
-                finished.notify_one();
-            });
-        }
+        while (next < todo.size() && outstanding < window && !stopped(stop)) submit(todo[next++], options.retries);
         if (outstanding == 0) break;  // stopped before submitting the rest
         std::size_t position = 0;
         {
@@ -147,7 +205,12 @@ void run_files_on_pool(batch_plan& plan, const std::vector<std::size_t>& todo, c
         }
         --outstanding;
         auto& item = plan.items[running[position].item];
-        attempt(item, stop, [&] { return running[position].result.get(); });
+        const bool lost =
+            attempt(item, before[running[position].item], stop, [&] { return running[position].result.get(); });
+        if (lost && !stopped(stop) && try_again(item, running[position].tries_left)) {
+            submit(running[position].item, running[position].tries_left);
+            continue;
+        }
         if (on_done) on_done(item);
     }
 }
@@ -196,6 +259,8 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
     for (std::size_t i = 0; i < plan.items.size(); ++i) {
         if (plan.items[i].status == item_status::pending) todo.push_back(i);
     }
+    std::vector<file_identity> before(plan.items.size());
+    for (const std::size_t i : todo) before[i] = identity_of(plan.items[i].output);
     const unsigned count = options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
     std::unique_ptr<pool> own_pool;
     if (options.where == backend::processes && workers == nullptr && !todo.empty()) {
@@ -216,7 +281,7 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
     };
     if (whole_files && options.where == backend::processes) {
         const stop_watch watch(stop, workers);
-        run_files_on_pool(plan, todo, options, *workers, on_done, stop);
+        run_files_on_pool(plan, todo, before, options, *workers, on_done, stop);
     } else if (whole_files) {
         // Threads: each file whole on one thread; a stop lets running files finish.
         std::mutex report;
@@ -224,7 +289,7 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
         arena.execute([&] {
             tbb::parallel_for_each(todo.begin(), todo.end(), [&](std::size_t i) {
                 if (stopped(stop)) return;
-                attempt(plan.items[i], stop, [&] {
+                attempt(plan.items[i], before[i], stop, [&] {
                     return convert_item(plan.items[i].input, plan.items[i].output, plan.chain, options.writing,
                                         options.loading, whole_file_run, nullptr);
                 });
@@ -238,10 +303,12 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
         const run_options running{.where = options.where, .workers = count, .strips = 0, .reuse_input = true};
         for (const std::size_t i : todo) {
             if (stopped(stop)) break;
-            attempt(plan.items[i], stop, [&] {
+            unsigned tries_left = options.retries;
+            while (attempt(plan.items[i], before[i], stop, [&] {
                 return convert_item(plan.items[i].input, plan.items[i].output, plan.chain, options.writing,
                                     options.loading, running, workers);
-            });
+            }) && try_again(plan.items[i], tries_left)) {
+            }
             finish(i);
         }
     }

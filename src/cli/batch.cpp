@@ -146,7 +146,7 @@ nlohmann::json report_of(const batch_plan& plan, const batch_flags& flags, doubl
                              {"status", status},
                              {"bytes_in", item.bytes_in}};
         if (item.status == item_status::failed) entry["error"] = item.note;
-        if (item.status == item_status::skipped || item.status == item_status::interrupted) entry["note"] = item.note;
+        if (item.status != item_status::failed && !item.note.empty()) entry["note"] = item.note;
         if (item.status == item_status::converted) {
             entry["bytes_out"] = item.bytes_out;
             entry["width"] = item.width;
@@ -275,6 +275,9 @@ int run_batch_command(const batch_flags& flags) {
                       if (item.status == item_status::failed) {
                           bar.interject();
                           fmt::print(stderr, "strata batch: failed: {}: {}\n", item.input.string(), item.note);
+                      } else if (item.status == item_status::converted && !item.note.empty() && !flags.quiet) {
+                          bar.interject();
+                          fmt::print(stderr, "strata batch: {}: {}\n", item.input.string(), item.note);
                       }
                       bar.update(done);
                   },
@@ -329,6 +332,10 @@ runner setup_batch(CLI::App& sub) {
     sub.add_option("--schedule", flags->schedule,
                    "auto: whole files per worker when there are at least as many files as workers, else strips")
         ->check(one_of({"auto", "files", "strips"}))
+        ->capture_default_str();
+    sub.add_option("--retries", flags->options.retries,
+                   "Convert a file again this many times when its worker process is lost (killed, crashed)")
+        ->check(whole_number(0, 100))
         ->capture_default_str();
     auto* overwrite = sub.add_flag("--overwrite", flags->overwrite, "Replace outputs that exist (default: skip them)");
     sub.add_flag("--fail-if-exists", flags->fail_if_exists, "Refuse to start if any output exists")->excludes(overwrite);

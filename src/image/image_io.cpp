@@ -347,6 +347,48 @@ void publish(int fd, const std::filesystem::path& path, const std::filesystem::p
     throw image_error(path, "cannot create: no free temporary name");
 }
 
+// A libvips target over a descriptor that remembers the first failed write,
+// so that no failure can be lost between the saver and strata.
+struct descriptor_sink {
+    int fd;
+    int error = 0;
+
+    vips::VTarget target() {
+        VipsTargetCustom* custom = vips_target_custom_new();
+        g_signal_connect(custom, "write", G_CALLBACK(on_write), this);
+        g_signal_connect(custom, "read", G_CALLBACK(on_read), this);
+        g_signal_connect(custom, "seek", G_CALLBACK(on_seek), this);
+        return vips::VTarget(VIPS_TARGET(custom));
+    }
+
+    static gint64 on_write(VipsTargetCustom*, const void* data, gint64 length, descriptor_sink* sink) {
+        if (sink->error != 0) return -1;
+        const auto* bytes = static_cast<const char*>(data);
+        gint64 left = length;
+        while (left > 0) {
+            const ssize_t n = ::write(sink->fd, bytes, static_cast<std::size_t>(left));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                sink->error = n < 0 ? errno : EIO;
+                return -1;
+            }
+            bytes += n;
+            left -= n;
+        }
+        return length;
+    }
+    static gint64 on_read(VipsTargetCustom*, void* buffer, gint64 length, descriptor_sink* sink) {
+        ssize_t n = 0;
+        do {
+            n = ::read(sink->fd, buffer, static_cast<std::size_t>(length));
+        } while (n < 0 && errno == EINTR);
+        return n;
+    }
+    static gint64 on_seek(VipsTargetCustom*, gint64 offset, int whence, descriptor_sink* sink) {
+        return ::lseek(sink->fd, offset, whence);
+    }
+};
+
 // Encodes into an unnamed file (O_TMPFILE) in the destination folder and
 // names it only once complete: nothing is ever visible half-written, even
 // if this process is killed. False when the folder's file system or the
@@ -358,17 +400,27 @@ bool write_unnamed(const vips::VImage& out, const std::filesystem::path& path, c
         vips_error_clear();
         return false;
     }
-    const int fd = ::open(folder.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);  // less the umask
+    // Read and write: some savers (TIFF) read back what they wrote.
+    const int fd = ::open(folder.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0666);  // less the umask
     if (fd < 0) {
         if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) return false;
         throw image_error(path, fmt::format("cannot create a file in {}: {}", folder.string(), std::strerror(errno)));
     }
+    descriptor_sink sink{fd};
     try {
-        vips::VTarget target = vips::VTarget::new_to_descriptor(fd);
+        vips::VTarget target = sink.target();
         out.write_to_target(suffix.c_str(), target);
     } catch (const vips::VError& e) {
         ::close(fd);
+        if (sink.error != 0) throw image_error(path, fmt::format("cannot write: {}", std::strerror(sink.error)));
         throw image_error(path, detail::vips_failure_reason(e, path));
+    }
+    // A saver may drop the error of its last write (libvips' PNG saver
+    // does): the sink's own record decides.
+    if (sink.error != 0) {
+        ::close(fd);
+        vips_error_clear();
+        throw image_error(path, fmt::format("cannot write: {}", std::strerror(sink.error)));
     }
     try {
         publish(fd, path, folder);

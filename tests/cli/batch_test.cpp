@@ -8,8 +8,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
+#include <random>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -50,7 +55,7 @@ bool all_complete(const fs::path& folder) {
         try {
             strata::inspect(entry.path());
         } catch (const strata::error& e) {
-            MESSAGE("incomplete output: " << e.what());
+            MESSAGE("incomplete output: " << std::string(e.what()));
             return false;
         }
     }
@@ -246,22 +251,28 @@ TEST_CASE("Cli.Batch.symbolic links: files are read, folders entered only when a
 
 TEST_CASE("Cli.Batch.a full disk fails the files that do not fit, leaving no partial file; a read-only output is refused") {
     temp_folder folder;
-    tmpfs_mount small(folder.path / "small", "size=300k");
-    if (!small.mounted) {
-        MESSAGE("skipped: this process cannot mount a tmpfs (needs root)");
-        return;
+    // Several sizes, so that the disk fills at different points of a file
+    // (its first write, the middle, the encoder's last flush).
+    for (const char* size : {"size=160k", "size=220k", "size=300k", "size=360k", "size=420k", "size=500k"}) {
+        CAPTURE(size);
+        tmpfs_mount small(folder.path / "small", size);
+        if (!small.mounted) {
+            MESSAGE("skipped: this process cannot mount a tmpfs (needs root)");
+            return;
+        }
+        const auto result = run_strata({"batch", (testdata() / "photos").string(), (small.where / "out").string(),
+                                        "-f", "invert", "--format", "png"});
+        CHECK(result.exit_code == 1);
+        CHECK(contains(result.err, "cannot write: No space left on device"));
+        CHECK(contains(result.out, "failed "));
+        CHECK(no_temporaries(small.where));
+        CHECK(all_complete(small.where));
     }
-    auto result = run_strata({"batch", (testdata() / "photos").string(), (small.where / "out").string(), "-f",
-                              "invert", "--format", "png"});
-    CHECK(result.exit_code == 1);
-    CHECK(contains(result.err, "cannot write: No space left on device"));
-    CHECK(contains(result.out, "failed "));
-    CHECK(no_temporaries(small.where));
-    CHECK(all_complete(small.where));
 
     tmpfs_mount read_only(folder.path / "read-only", "size=64k", MS_RDONLY);
     REQUIRE(read_only.mounted);
-    result = run_strata({"batch", (testdata() / "photos").string(), (read_only.where / "out").string(), "-f", "invert"});
+    const auto result =
+        run_strata({"batch", (testdata() / "photos").string(), (read_only.where / "out").string(), "-f", "invert"});
     CHECK(result.exit_code == 1);
     CHECK(contains(result.err, "cannot create the output folder " + (read_only.where / "out").string() +
                                    ": Read-only file system"));
@@ -285,4 +296,101 @@ TEST_CASE("Cli.Batch.a clean run exits 0; outputs never land on inputs") {
     CHECK(result.exit_code == 2);
     CHECK(contains(result.err, "chelsea.jpg"));
     CHECK(files_in(in) == 1);
+}
+
+namespace {
+
+// The worker processes of the strata process `pid` (its grandchildren: the
+// pool's fork server is its child).
+std::vector<pid_t> workers_of(pid_t pid) {
+    std::map<pid_t, pid_t> parent;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+        const std::string name = entry.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream stat(entry.path() / "stat");
+        std::string line;
+        if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) continue;
+        std::istringstream rest(line.substr(line.rfind(')') + 2));
+        char state = 0;
+        pid_t ppid = 0;
+        rest >> state >> ppid;
+        if (state != 'Z') parent[std::stoi(name)] = ppid;
+    }
+    std::vector<pid_t> found;
+    for (const auto& [child, its_parent] : parent) {
+        if (parent.contains(its_parent) && parent[its_parent] == pid) found.push_back(child);
+    }
+    return found;
+}
+
+std::vector<char> contents(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+}  // namespace
+
+TEST_CASE("Cli.Batch.workers killed at random: files are converted again (--retries), or fail alone, never half-written") {
+    temp_folder folder;
+    const fs::path in = folder.path / "in";
+    fs::create_directories(in);
+    const auto large = strata::run_chain(strata::parse_chain("resize=scale=3"),
+                                         strata::read_image(testdata() / "photos" / "chelsea.jpg"),
+                                         {.where = strata::backend::serial});
+    strata::write_image(large, in / "photo-01.jpg", {.quality = 90});
+    constexpr int count = 12;
+    for (int i = 2; i <= count; ++i) fs::copy_file(in / "photo-01.jpg", in / fmt::format("photo-{:02}.jpg", i));
+    const auto command = [&](const fs::path& out, const char* retries) {
+        return std::vector<std::string>{"batch", in.string(), out.string(), "-f", "median=7,gaussblur=2", "-q", "90",
+                                        "-w", "2", "--schedule", "files", "--retries", retries,
+                                        "--json", (out.string() + ".json")};
+    };
+    const fs::path reference = folder.path / "reference";
+    REQUIRE(run_strata(command(reference, "0")).exit_code == 0);
+
+    // Kills a worker three times, 150 ms apart, while the batch runs.
+    const auto kill_workers = [](pid_t pid) {
+        std::mt19937 random(11);
+        for (int kills = 0; kills < 3;) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(150));
+            const auto workers = workers_of(pid);
+            if (workers.empty()) continue;
+            if (::kill(workers[random() % workers.size()], SIGKILL) == 0) ++kills;
+        }
+    };
+    const auto same_as_reference = [&](const fs::path& out) {
+        for (int i = 1; i <= count; ++i) {
+            const auto name = fmt::format("photo-{:02}.jpg", i);
+            if (fs::exists(out / name) && contents(out / name) != contents(reference / name)) return false;
+        }
+        return true;
+    };
+
+    const fs::path retried = folder.path / "retried";
+    auto result = strata::test::run_strata_while(command(retried, "5"), kill_workers);
+    CHECK(result.exit_code == 0);
+    CHECK(files_in(retried) == count);
+    CHECK(same_as_reference(retried));
+    CHECK(contains(result.err, "converted again: the worker converting it was killed by signal 9"));
+    auto report = nlohmann::json::parse(std::ifstream(retried.string() + ".json"));
+    CHECK(report["totals"]["converted"] == count);
+
+    const fs::path unretried = folder.path / "unretried";
+    result = strata::test::run_strata_while(command(unretried, "0"), kill_workers);
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "failed: " + (in / "photo-").string()));
+    CHECK(contains(result.err, ": the worker converting it was killed by signal 9"));
+    CHECK(no_temporaries(unretried));
+    CHECK(all_complete(unretried));
+    CHECK(same_as_reference(unretried));
+    report = nlohmann::json::parse(std::ifstream(unretried.string() + ".json"));
+    const int failed = report["totals"]["failed"].get<int>();
+    CHECK(failed >= 1);
+    CHECK(failed <= 3);
+    CHECK(files_in(unretried) == static_cast<std::size_t>(count - failed));
+    // The same command again converts what failed.
+    result = run_strata(command(unretried, "0"));
+    CHECK(result.exit_code == 0);
+    CHECK(files_in(unretried) == count);
+    CHECK(same_as_reference(unretried));
 }
