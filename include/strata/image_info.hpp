@@ -26,7 +26,11 @@ struct load_options {
     std::uint64_t max_pixels = 268'402'689;  // libvips' default limit, 16383^2
     /// Turn the image upright as its EXIF orientation says (read_image only).
     bool autorotate = true;
-    auto fields() { return std::tie(fail, max_pixels, autorotate); }
+    /// Images whose decoded pixels would take more bytes than this (width x
+    /// height x bands x bytes per sample, as strata holds them) are refused
+    /// before decoding. 0: no limit.
+    std::uint64_t max_memory = 0;
+    auto fields() { return std::tie(fail, max_pixels, autorotate, max_memory); }
 };
 
 /// Facts about one decoded image file.

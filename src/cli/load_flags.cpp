@@ -1,7 +1,12 @@
 // Image options declared once for every command that reads or writes images.
 #include "load_flags.hpp"
 
+#include <unistd.h>
+
+#include <charconv>
 #include <limits>
+#include <optional>
+#include <string_view>
 
 #include "validators.hpp"
 
@@ -17,11 +22,41 @@ void load_flags::add_to(CLI::App& sub, bool with_orientation) {
     sub.add_option("--max-pixels", max_pixels, "Refuse images with more pixels than this")
         ->check(whole_number(1, std::numeric_limits<std::int64_t>::max()))
         ->capture_default_str();
+    sub.add_option("--max-memory", max_memory,
+                   "Refuse images whose decoded pixels take more than this: a size in bytes with K, M, G or T "
+                   "(1024-based), 0 for no limit, or auto: half the machine's memory")
+        ->check(CLI::Validator(
+            [](const std::string& text) {
+                return parse_size(text) ? std::string() : "'" + text + "' is not a size such as 512M, 2G, 0 or auto";
+            },
+            "SIZE"))
+        ->capture_default_str();
+}
+
+std::optional<std::uint64_t> parse_size(const std::string& text) {
+    if (text == "auto") {
+        const long pages = ::sysconf(_SC_PHYS_PAGES);
+        const long page = ::sysconf(_SC_PAGESIZE);
+        return pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) / 2 : 0;
+    }
+    std::uint64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end == text.data()) return std::nullopt;
+    const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+    int shift = 0;
+    if (unit == "K" || unit == "k" || unit == "KiB") shift = 10;
+    else if (unit == "M" || unit == "m" || unit == "MiB") shift = 20;
+    else if (unit == "G" || unit == "g" || unit == "GiB") shift = 30;
+    else if (unit == "T" || unit == "t" || unit == "TiB") shift = 40;
+    else if (!unit.empty()) return std::nullopt;
+    if (shift != 0 && value > (std::numeric_limits<std::uint64_t>::max() >> shift)) return std::nullopt;
+    return value << shift;
 }
 
 load_options load_flags::options() const {
     load_options result;
     result.max_pixels = max_pixels;
+    result.max_memory = parse_size(max_memory).value_or(0);
     result.autorotate = !keep_orientation;
     result.fail = fail_policy == "none"      ? fail_on::none
                   : fail_policy == "error"   ? fail_on::error

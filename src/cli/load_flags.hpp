@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,14 +18,20 @@ namespace strata::cli {
 struct load_flags {
     std::string fail_policy = "truncated";
     std::uint64_t max_pixels = load_options{}.max_pixels;
+    /// --max-memory as given: a size (512M, 2G, 0 for no limit) or "auto".
+    std::string max_memory = "auto";
     bool keep_orientation = false;
 
-    /// Declares --fail-on and --max-pixels on `sub`, and --keep-orientation
+    /// Declares --fail-on, --max-pixels and --max-memory on `sub`, and --keep-orientation
     /// for commands that write images.
     void add_to(CLI::App& sub, bool with_orientation = false);
     /// The options they mean.
     load_options options() const;
 };
+
+/// A size as --max-memory takes it ("512M", "2G", "1048576", "0", "auto":
+/// half the physical memory), in bytes; nullopt if it is not one.
+std::optional<std::uint64_t> parse_size(const std::string& text);
 
 /// The encoder options shared by commands that write images.
 struct write_flags {

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -99,6 +101,17 @@ void check_readable(const std::filesystem::path& path) {
 
 }  // namespace
 
+std::string describe_bytes(std::uint64_t bytes) {
+    constexpr const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    double value = static_cast<double>(bytes);
+    std::size_t unit = 0;
+    while (value >= 1024 && unit + 1 < std::size(units)) {
+        value /= 1024;
+        ++unit;
+    }
+    return unit == 0 ? fmt::format("{} bytes", bytes) : fmt::format("{:.1f} {}", value, units[unit]);
+}
+
 void ensure_vips() {
     static std::once_flag once;
     std::call_once(once, [] {
@@ -128,6 +141,18 @@ vips::VImage open_image(const std::filesystem::path& path, const load_options& o
     if (pixels > options.max_pixels) {
         throw image_error(path, fmt::format("{}x{} is {} pixels, over the limit of {} (raise the pixel limit to read it)",
                                             image.width(), image.height(), pixels, options.max_pixels));
+    }
+    // As strata holds the pixels: up to 4 bands of 8 or 16 bits, else float.
+    const VipsBandFormat format = image.format();
+    const std::uint64_t sample_bytes = format == VIPS_FORMAT_UCHAR || format == VIPS_FORMAT_CHAR     ? 1
+                                       : format == VIPS_FORMAT_USHORT || format == VIPS_FORMAT_SHORT ? 2
+                                                                                                     : 4;
+    const std::uint64_t bytes = pixels * static_cast<std::uint64_t>(std::min(image.bands(), 4)) * sample_bytes;
+    if (options.max_memory != 0 && bytes > options.max_memory) {
+        throw image_error(path, fmt::format("{}x{} with {} band{} decodes to {}, over the memory limit of {} (raise the "
+                                            "memory limit to read it)",
+                                            image.width(), image.height(), image.bands(), image.bands() == 1 ? "" : "s",
+                                            describe_bytes(bytes), describe_bytes(options.max_memory)));
     }
     return image;
 }

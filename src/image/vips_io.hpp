@@ -1,6 +1,7 @@
 // Internal: the libvips side of image reading, shared by the image sources.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -12,6 +13,8 @@ namespace strata::detail {
 
 /// Starts libvips once per process. Throws strata::error if it cannot.
 void ensure_vips();
+/// "512 bytes", "3.5 MiB", "1.0 GiB".
+std::string describe_bytes(std::uint64_t bytes);
 
 /// Opens `path` lazily (header only) after checking it exists, is readable,
 /// is not empty and has a loader; enforces the pixel limit. Throws image_error.

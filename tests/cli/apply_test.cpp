@@ -95,3 +95,49 @@ TEST_CASE("Cli.Apply.bad input: one clear line, the right exit code, no output l
     CHECK(result.exit_code == 1);
     CHECK(contains(result.err, "the output is the input"));
 }
+
+TEST_CASE("Cli.Apply.decompression bombs are refused before decoding: by the pixel limit and by the memory limit") {
+    temp_folder folder;
+    const auto out = (folder.path / "out.png").string();
+    const auto huge = (testdata() / "broken" / "bomb-10gpixels.png").string();    // 661 bytes
+    const auto large = (testdata() / "broken" / "bomb-16k-rgb16.png").string();  // 266 bytes
+
+    auto result = run_strata({"apply", huge, out, "-f", "invert"});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "bomb-10gpixels.png: 100000x100000 is 10000000000 pixels, over the limit of 268402689"));
+
+    // Under the pixel limit, but 1.4 GiB once decoded.
+    result = run_strata({"apply", large, out, "-f", "invert", "--max-memory", "256M"});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "bomb-16k-rgb16.png: 16000x16000 with 3 bands decodes to 1.4 GiB, over the memory "
+                               "limit of 256.0 MiB"));
+    result = run_strata({"apply", large, out, "-f", "invert", "--max-memory", "1G"});
+    CHECK(contains(result.err, "over the memory limit of 1.0 GiB"));
+    // A limit it fits in lets decoding start, which finds the file short.
+    result = run_strata({"apply", large, out, "-f", "invert", "--max-memory", "2G"});
+    CHECK(result.exit_code == 1);
+    CHECK_FALSE(contains(result.err, "memory limit"));
+
+    for (const char* bad : {"12X", "-1", "G", "1.5G", "99999999999T"}) {
+        CAPTURE(bad);
+        result = run_strata({"apply", large, out, "-f", "invert", "--max-memory", bad});
+        CHECK(result.exit_code == 2);
+        CHECK(contains(result.err, "--max-memory: '" + std::string(bad) + "' is not a size such as 512M, 2G, 0 or auto"));
+    }
+    CHECK(folder.count() == 0);
+
+    // info and batch take the same limits; the batch goes on with the rest.
+    result = run_strata({"info", large, "--max-memory", "100M"});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "over the memory limit of 100.0 MiB"));
+    const auto in = folder.path / "in";
+    std::filesystem::create_directories(in);
+    std::filesystem::copy_file(large, in / "bomb.png");
+    std::filesystem::copy_file(testdata() / "photos" / "camera.png", in / "camera.png");
+    result = run_strata({"batch", in.string(), (folder.path / "batch-out").string(), "-f", "invert", "--max-memory",
+                         "64M"});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "bomb.png: 16000x16000 with 3 bands decodes to 1.4 GiB, over the memory limit of 64.0 MiB"));
+    CHECK(std::filesystem::exists(folder.path / "batch-out" / "camera.png"));
+    CHECK_FALSE(std::filesystem::exists(folder.path / "batch-out" / "bomb.png"));
+}
