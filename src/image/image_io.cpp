@@ -135,14 +135,8 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
             throw image_error(path, fmt::format("has {} bands; strata handles 1 to 4 (grey, grey + alpha, RGB, RGBA)",
                                                 pixels.bands()));
         }
-        sample_type type = sample_type::f32;
-        if (pixels.format() == VIPS_FORMAT_UCHAR) {
-            type = sample_type::u8;
-        } else if (pixels.format() == VIPS_FORMAT_USHORT) {
-            type = sample_type::u16;
-        } else {
-            pixels = pixels.cast(VIPS_FORMAT_FLOAT);
-        }
+        const sample_type type = held_as(pixels.format());
+        if (type == sample_type::f32) pixels = pixels.cast(VIPS_FORMAT_FLOAT);
         const image_layout layout{pixels.width(), pixels.height(), pixels.bands(), type};
         state_->pixels = pixels;
         state_->target = image(layout);

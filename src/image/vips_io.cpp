@@ -112,6 +112,10 @@ std::string describe_bytes(std::uint64_t bytes) {
     return unit == 0 ? fmt::format("{} bytes", bytes) : fmt::format("{:.1f} {}", value, units[unit]);
 }
 
+sample_type held_as(VipsBandFormat format) {
+    return format == VIPS_FORMAT_UCHAR ? sample_type::u8 : format == VIPS_FORMAT_USHORT ? sample_type::u16 : sample_type::f32;
+}
+
 void ensure_vips() {
     static std::once_flag once;
     std::call_once(once, [] {
@@ -142,12 +146,9 @@ vips::VImage open_image(const std::filesystem::path& path, const load_options& o
         throw image_error(path, fmt::format("{}x{} is {} pixels, over the limit of {} (raise the pixel limit to read it)",
                                             image.width(), image.height(), pixels, options.max_pixels));
     }
-    // As strata holds the pixels: up to 4 bands of 8 or 16 bits, else float.
-    const VipsBandFormat format = image.format();
-    const std::uint64_t sample_bytes = format == VIPS_FORMAT_UCHAR || format == VIPS_FORMAT_CHAR     ? 1
-                                       : format == VIPS_FORMAT_USHORT || format == VIPS_FORMAT_SHORT ? 2
-                                                                                                     : 4;
-    const std::uint64_t bytes = pixels * static_cast<std::uint64_t>(std::min(image.bands(), 4)) * sample_bytes;
+    // As strata will hold the pixels (more than 4 bands are refused later).
+    const std::uint64_t bytes =
+        image_layout{image.width(), image.height(), std::min(image.bands(), 4), held_as(image.format())}.bytes();
     if (options.max_memory != 0 && bytes > options.max_memory) {
         throw image_error(path, fmt::format("{}x{} with {} band{} decodes to {}, over the memory limit of {} (raise the "
                                             "memory limit to read it)",

@@ -7,6 +7,7 @@
 
 #include <vips/vips8>
 
+#include "strata/image.hpp"
 #include "strata/image_info.hpp"
 
 namespace strata::detail {
@@ -15,6 +16,9 @@ namespace strata::detail {
 void ensure_vips();
 /// "512 bytes", "3.5 MiB", "1.0 GiB".
 std::string describe_bytes(std::uint64_t bytes);
+/// How strata holds samples of a libvips format: 8- and 16-bit unsigned as
+/// they are, anything else as float.
+sample_type held_as(VipsBandFormat format);
 
 /// Opens `path` lazily (header only) after checking it exists, is readable,
 /// is not empty and has a loader; enforces the pixel limit. Throws image_error.
