@@ -49,6 +49,17 @@ struct tmpfs_mount {
 };
 
 // Every file under `folder` decodes completely: nothing half-written.
+// `count` copies (photo-01.jpg, ...) in `folder` of a bundled photograph
+// enlarged `scale` times: work big enough to interrupt in the middle of.
+void make_photos(const fs::path& folder, const char* photo, int scale, int count) {
+    fs::create_directories(folder);
+    const auto large = strata::run_chain(strata::parse_chain(fmt::format("resize=scale={}", scale)),
+                                         strata::read_image(testdata() / "photos" / photo),
+                                         {.where = strata::backend::serial});
+    strata::write_image(large, folder / "photo-01.jpg", {.quality = 90});
+    for (int i = 2; i <= count; ++i) fs::copy_file(folder / "photo-01.jpg", folder / fmt::format("photo-{:02}.jpg", i));
+}
+
 bool all_complete(const fs::path& folder) {
     for (const auto& entry : fs::recursive_directory_iterator(folder)) {
         if (!entry.is_regular_file()) continue;
@@ -159,14 +170,9 @@ TEST_CASE("Cli.Batch.refuses runs that would touch their inputs, and dry runs wr
 TEST_CASE("Cli.Batch.SIGINT and SIGTERM stop promptly, leave only complete files, and the same command finishes the rest") {
     temp_folder folder;
     const fs::path in = folder.path / "in";
-    fs::create_directories(in);
     // 16 photographs of 2048x2048, enough work to stop in the middle of.
-    const auto large = strata::run_chain(strata::parse_chain("resize=scale=4"),
-                                         strata::read_image(testdata() / "photos" / "astronaut.jpg"),
-                                         {.where = strata::backend::serial});
-    strata::write_image(large, in / "photo-01.jpg", {.quality = 90});
     constexpr int count = 16;
-    for (int i = 2; i <= count; ++i) fs::copy_file(in / "photo-01.jpg", in / fmt::format("photo-{:02}.jpg", i));
+    make_photos(in, "astronaut.jpg", 4, count);
 
     struct stop_case {
         int signal;
@@ -333,13 +339,8 @@ std::vector<char> contents(const fs::path& path) {
 TEST_CASE("Cli.Batch.workers killed at random: files are converted again (--retries), or fail alone, never half-written") {
     temp_folder folder;
     const fs::path in = folder.path / "in";
-    fs::create_directories(in);
-    const auto large = strata::run_chain(strata::parse_chain("resize=scale=3"),
-                                         strata::read_image(testdata() / "photos" / "chelsea.jpg"),
-                                         {.where = strata::backend::serial});
-    strata::write_image(large, in / "photo-01.jpg", {.quality = 90});
     constexpr int count = 12;
-    for (int i = 2; i <= count; ++i) fs::copy_file(in / "photo-01.jpg", in / fmt::format("photo-{:02}.jpg", i));
+    make_photos(in, "chelsea.jpg", 3, count);
     const auto command = [&](const fs::path& out, const char* retries) {
         return std::vector<std::string>{"batch", in.string(), out.string(), "-f", "median=7,gaussblur=2", "-q", "90",
                                         "-w", "2", "--schedule", "files", "--retries", retries,
