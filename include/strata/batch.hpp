@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -65,6 +66,15 @@ struct batch_options {
     /// A file whose worker process was lost (killed, crashed, out of memory)
     /// is converted again, up to this many more times. 0: never.
     unsigned retries = 1;
+    /// A file whose conversion runs longer than this fails alone, its worker
+    /// killed and replaced (in strips mode the limit applies to each strip).
+    /// Applies to the pool run_batch makes; a pool given to it keeps its own
+    /// pool_options::timeout. Zero: no limit.
+    std::chrono::milliseconds timeout{600'000};
+    /// Files the caller writes besides the images (a report, say): the run
+    /// is refused if one of them is an input, lies inside an input folder,
+    /// or is one of the outputs.
+    std::vector<std::filesystem::path> other_outputs;
 };
 
 enum class item_status {
@@ -100,9 +110,12 @@ struct batch_plan {
 /// Walks `inputs` (folders and files), decides every output name and checks
 /// the whole run before anything is written. Throws usage_error for a run
 /// that must not start: a bad chain, template or format, an output folder
-/// inside an input folder (the run would read its own outputs), two inputs
-/// with the same output, an input that does not exist, or (with
-/// existing_outputs::fail) outputs that already exist.
+/// inside an input folder (the run would read its own outputs) or equal to
+/// the folder of an input file, two inputs with the same output, an output
+/// name without an extension, an input that does not exist, one of
+/// options.other_outputs where an input is, or (with existing_outputs::fail)
+/// outputs that already exist. An output whose folder below `output_dir` is
+/// a symbolic link fails alone.
 STRATA_API batch_plan plan_batch(const std::vector<std::filesystem::path>& inputs,
                                  const std::filesystem::path& output_dir, const batch_options& options);
 
@@ -111,7 +124,11 @@ STRATA_API batch_plan plan_batch(const std::vector<std::filesystem::path>& input
 /// marking unfinished items interrupted, once `stop` (if set) becomes true:
 /// running workers are killed and nothing partial is left, because every
 /// output is written to an unnamed or hidden file and named when complete.
-/// `workers` is used for backend::processes; a pool is made if it is null.
+/// The output folder is opened once (made if missing) and every output is
+/// created beneath it without following a symbolic link. Without
+/// existing_outputs::overwrite no file is ever replaced: one that appears
+/// during the run is left as it is and the item is skipped. `workers` is
+/// used for backend::processes; a pool is made if it is null.
 STRATA_API void run_batch(batch_plan& plan, const batch_options& options, pool* workers = nullptr,
                           const std::function<void(const batch_item&)>& on_done = {},
                           const std::atomic<bool>* stop = nullptr);

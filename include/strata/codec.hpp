@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -193,6 +194,13 @@ struct codec<std::string> {
         r.raw(value.data(), value.size());
         return value;
     }
+};
+
+/// Paths travel as their native bytes.
+template <>
+struct codec<std::filesystem::path> {
+    static void encode(writer& w, const std::filesystem::path& value) { w.put(value.native()); }
+    static std::filesystem::path decode(reader& r) { return r.get<std::string>(); }
 };
 
 template <class T>

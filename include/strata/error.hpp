@@ -38,4 +38,11 @@ private:
     std::string reason_;
 };
 
+/// An output file already exists and replacing it was not asked for
+/// (write_options::overwrite is false): nothing was changed.
+class STRATA_API output_exists : public image_error {
+public:
+    using image_error::image_error;
+};
+
 }  // namespace strata

@@ -81,7 +81,11 @@ struct write_options {
     /// {"compression=lzw"} for TIFF. check_write_options' error names every
     /// option the saver accepts.
     std::vector<std::string> format_options;
-    auto fields() { return std::tie(quality, strip_metadata, format_options); }
+    /// Replace a file already at the output path (atomically: readers see
+    /// the old file or the new one). false: output_exists is thrown and the
+    /// file that is there stays as it is.
+    bool overwrite = true;
+    auto fields() { return std::tie(quality, strip_metadata, format_options, overwrite); }
 };
 
 /// Decodes `path` completely into shared memory: 1 to 4 bands, 8- or 16-bit
@@ -90,9 +94,10 @@ struct write_options {
 /// file and the reason (missing, not an image, truncated, over the pixel limit).
 STRATA_API image read_image(const std::filesystem::path& path, const load_options& options = {});
 
-/// Encodes `picture` to `path`, in the format its extension names. Writes a
-/// temporary file beside `path` and renames it, so `path` is never left
-/// half-written. Throws image_error (unknown extension, unwritable folder).
+/// Encodes `picture` to `path`, in the format its extension names, into a
+/// file that has no name (or a hidden one) until it is complete, so `path`
+/// is never seen half-written and nothing is left if encoding fails. Throws
+/// image_error (unknown extension, unwritable folder), output_exists.
 STRATA_API void write_image(const image& picture, const std::filesystem::path& path, const write_options& options = {});
 
 /// Checks `options` against the saver for `path`'s extension without writing

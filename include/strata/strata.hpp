@@ -4,6 +4,7 @@
 #include "strata/batch.hpp"
 #include "strata/config.hpp"
 #include "strata/error.hpp"
+#include "strata/file_descriptor.hpp"
 #include "strata/image.hpp"
 #include "strata/image_info.hpp"
 #include "strata/pipeline.hpp"

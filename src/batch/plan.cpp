@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <optional>
 #include <set>
 #include <system_error>
 #include <utility>
@@ -13,6 +14,7 @@
 #include <fmt/format.h>
 #include <vips/vips8>
 
+#include "output_tree.hpp"
 #include "strata/batch.hpp"
 #include "strata/error.hpp"
 #include "../image/vips_io.hpp"
@@ -267,7 +269,34 @@ batch_plan plan_batch(const std::vector<fs::path>& inputs, const fs::path& outpu
                                           output_dir.string(), folder.string()));
         }
     }
-    for (const auto& file : walk.files) input_files.insert(resolved(file.input));
+    for (const auto& file : walk.files) {
+        const fs::path input_resolved = resolved(file.input);
+        input_files.insert(input_resolved);
+        if (input_resolved.parent_path() == output_resolved) {
+            throw usage_error(fmt::format("output folder {} is the folder of the input {}: strata never writes among "
+                                          "its inputs; choose another output folder",
+                                          output_dir.string(), file.input.string()));
+        }
+    }
+    // Files the caller writes besides the images: never over an input, never
+    // where a later run would read them as one.
+    for (const auto& other : options.other_outputs) {
+        const fs::path other_resolved = resolved(other);
+        const auto inside = std::find_if(input_folders.begin(), input_folders.end(),
+                                         [&](const fs::path& folder) { return is_within(other_resolved, folder); });
+        if (input_files.contains(other_resolved) || inside != input_folders.end()) {
+            throw usage_error(fmt::format("{} is {}: strata never writes over or among its inputs; choose a path "
+                                          "outside the input folders",
+                                          other.string(),
+                                          input_files.contains(other_resolved)
+                                              ? "one of the inputs"
+                                              : fmt::format("inside the input folder {}", inside->string())));
+        }
+    }
+    // What is already in the output folder is looked at beneath it, never
+    // through a symbolic link.
+    std::optional<detail::output_tree> tree;
+    if (std::error_code ec; fs::is_directory(output_dir, ec)) tree.emplace(output_dir);
 
     std::map<fs::path, fs::path> claimed;  // output -> the input that writes it
     std::vector<fs::path> existing;
@@ -308,8 +337,14 @@ batch_plan plan_batch(const std::vector<fs::path>& inputs, const fs::path& outpu
                                           "folder (no leading '/', no '..')",
                                           name_text, name, file.input.string()));
         }
+        if (relative.extension().empty()) {
+            throw usage_error(fmt::format("--name '{}' gives '{}' for {}, a name without an extension, which says "
+                                          "what format to write; add .{{ext}} (or .png, .jpg, ...)",
+                                          name_text, relative.generic_string(), file.input.string()));
+        }
         item.output = output_dir / relative;
-        const fs::path output_resolved_item = resolved(item.output);
+        // Below the output folder nothing is followed: links there are refused.
+        const fs::path output_resolved_item = (output_resolved / relative).lexically_normal();
         if (input_files.contains(output_resolved_item)) {
             throw usage_error(fmt::format("{} would be written over the input {}; strata never overwrites an input",
                                           item.output.string(), output_resolved_item.string()));
@@ -318,11 +353,22 @@ batch_plan plan_batch(const std::vector<fs::path>& inputs, const fs::path& outpu
             throw usage_error(fmt::format("{} and {} would both be written to {}; add {{srcext}} or {{index}} to --name",
                                           where->second.string(), file.input.string(), item.output.string()));
         }
-        if (ext.empty() || !can_write(item.output)) {
+        bool exists = false;
+        try {
+            exists = tree && tree->status(relative).has_value();
+        } catch (const image_error& e) {
+            item.status = item_status::failed;  // a folder on the way is a link, or a file
+            item.note = e.reason();
+        }
+        const std::string written_ext = lower(relative.extension().string().substr(1));
+        if (item.status == item_status::failed) {
+        } else if (ext.empty()) {
             item.status = item_status::failed;
-            item.note = ext.empty() ? "no extension to keep; choose an output --format"
-                                    : fmt::format("strata cannot write .{} files; choose an output --format", ext);
-        } else if (fs::exists(fs::symlink_status(item.output, ec))) {
+            item.note = "no extension to keep; choose an output --format";
+        } else if (!can_write(item.output)) {
+            item.status = item_status::failed;
+            item.note = fmt::format("strata cannot write .{} files; choose an output --format", written_ext);
+        } else if (exists) {
             if (options.existing == existing_outputs::skip) {
                 item.status = item_status::skipped;
                 item.note = "output exists";
@@ -330,10 +376,16 @@ batch_plan plan_batch(const std::vector<fs::path>& inputs, const fs::path& outpu
                 existing.push_back(item.output);
             }
         }
-        if (fixed_ext.empty() && item.status == item_status::pending && checked_exts.insert(lower(ext)).second) {
+        if (fixed_ext.empty() && item.status == item_status::pending && checked_exts.insert(written_ext).second) {
             check_write_options(item.output, options.writing);  // once per output format
         }
         plan.items.push_back(std::move(item));
+    }
+    for (const auto& other : options.other_outputs) {
+        if (const auto found = claimed.find(resolved(other)); found != claimed.end()) {
+            throw usage_error(fmt::format("{} is one of the outputs (the image from {}); choose another path",
+                                          other.string(), found->second.string()));
+        }
     }
     if (!existing.empty()) {
         throw error(fmt::format("{} output{} already exist{} (first: {}); nothing was written. Use --overwrite to "

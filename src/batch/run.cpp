@@ -5,9 +5,12 @@
 #include <condition_variable>
 #include <deque>
 #include <limits>
+#include <memory>
+#include <new>
 #include <mutex>
 #include <thread>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <fmt/format.h>
@@ -16,9 +19,11 @@
 #include <tbb/task_arena.h>
 #include <vips/vips8>
 
+#include "output_tree.hpp"
 #include "strata/batch.hpp"
 #include "strata/error.hpp"
 #include "strata/pool.hpp"
+#include "../image/convert.hpp"
 #include "../image/vips_io.hpp"
 
 namespace strata {
@@ -44,20 +49,18 @@ constexpr unsigned strips_per_file = 8;
 // place over the decoded pixels, which nothing else reads.
 constexpr run_options whole_file_run{.where = backend::serial, .workers = 1, .strips = strips_per_file, .reuse_input = true};
 
-converted convert_item(const fs::path& input, const fs::path& output, const filter_chain& chain,
+converted convert_item(const fs::path& input, const detail::output_place& output, const filter_chain& chain,
                        const write_options& writing, const load_options& loading, const run_options& running,
                        pool* workers) {
-    // The folder is made only for an image that will be written into it.
-    std::error_code ec;
-    fs::create_directories(output.parent_path(), ec);
-    if (ec) throw image_error(output, fmt::format("cannot create the folder {}: {}", output.parent_path().string(), ec.message()));
-    const conversion done = convert_file(input, output, chain, loading, writing, running, workers);
-    return {done.layout.width, done.layout.height, static_cast<std::uint64_t>(fs::file_size(output, ec)), done.written};
+    const conversion done = detail::convert_file_at(input, output, chain, loading, writing, running, workers);
+    struct stat written {};
+    const bool sized = ::fstatat(output.folder.get(), output.name.c_str(), &written, AT_SYMLINK_NOFOLLOW) == 0;
+    return {done.layout.width, done.layout.height, sized ? static_cast<std::uint64_t>(written.st_size) : 0, done.written};
 }
 
 // A whole file in one worker process, which is one core: libvips and OpenCV
-// keep to one thread there.
-STRATA_TASK(strata_convert_file, [](std::string input, std::string output, std::string chain_text,
+// keep to one thread there. The output folder comes open from the parent.
+STRATA_TASK(strata_convert_file, [](fs::path input, detail::output_place output, std::string chain_text,
                                     write_options writing, load_options loading) {
     static const bool single = [] {
         detail::ensure_vips();
@@ -86,27 +89,44 @@ void record(batch_item& item, const converted& done) {
     item.seconds = done.seconds;
 }
 
-// Which file a path names (device and inode), or none. An output is
-// published by linking a new, complete file to its name, so a different
-// identity after a try means that try's file is in place.
+// Which file a name below the output folder is (device and inode), or none.
+// An output is published by linking a new, complete file to its name, so a
+// different identity after a try means that try's file is in place.
 struct file_identity {
     dev_t device = 0;
     ino_t inode = 0;
     bool operator==(const file_identity&) const = default;
 };
 
-file_identity identity_of(const fs::path& path) {
-    struct stat facts {};
-    if (path.empty() || ::stat(path.c_str(), &facts) != 0) return {};
-    return {facts.st_dev, facts.st_ino};
-}
+// What a run shares: the output folder held open, each item's name below
+// it, and what those names were before the run.
+struct batch_run {
+    batch_plan& plan;
+    const batch_options& options;
+    write_options writing;
+    detail::output_tree tree;
+    std::vector<fs::path> relative;
+    std::vector<file_identity> before;
+    const std::atomic<bool>* stop;
+
+    file_identity identity_of(std::size_t item) {
+        try {
+            const auto facts = tree.status(relative[item]);
+            return facts ? file_identity{facts->st_dev, facts->st_ino} : file_identity{};
+        } catch (const image_error&) {
+            return {};
+        }
+    }
+    bool stopped() const { return stop != nullptr && stop->load(); }
+};
 
 // A worker can be lost (killed, or terminated by a stop) after it published
 // its output and before its result arrived. Then the file on disk is the
 // truth: the item is converted, as a run of the same command would find.
-bool published_anyway(batch_item& item, const file_identity& before) {
-    const file_identity now = identity_of(item.output);
-    if (now == file_identity{} || now == before) return false;
+bool published_anyway(batch_run& run, std::size_t index) {
+    const file_identity now = run.identity_of(index);
+    if (now == file_identity{} || now == run.before[index]) return false;
+    batch_item& item = run.plan.items[index];
     item.status = item_status::converted;
     item.note = "written as the worker converting it ended";
     std::error_code ec;
@@ -121,27 +141,48 @@ bool published_anyway(batch_item& item, const file_identity& before) {
     return true;
 }
 
-// Runs `convert` on the item, recording success or failure. True when the
-// failure was a lost worker, which is worth another try. `before` is the
-// output's identity before the run.
+void note_timeout(batch_item& item, std::chrono::milliseconds limit) {
+    item.status = item_status::failed;
+    item.note = fmt::format("timed out after {} s; its worker was killed (--timeout)", limit.count() / 1000.0);
+}
+
+void note_appeared(batch_item& item) {
+    item.status = item_status::skipped;
+    item.note = "output appeared during the run (another program wrote it); not replaced";
+}
+
+// Runs `convert` on item `index`, recording success or failure. True when
+// the failure was a lost worker, which is worth another try.
 template <class Convert>
-bool attempt(batch_item& item, const file_identity& before, const std::atomic<bool>* stop, Convert&& convert) {
+bool attempt(batch_run& run, std::size_t index, Convert&& convert) {
+    batch_item& item = run.plan.items[index];
     bool lost = false;
     try {
         record(item, convert());
     } catch (const remote_error& e) {
-        item.status = item_status::failed;
-        item.note = reason_of(e.message(), item);
+        if (e.type_name() == "strata::output_exists") {
+            note_appeared(item);
+        } else {
+            item.status = item_status::failed;
+            item.note = reason_of(e.message(), item);
+        }
     } catch (const worker_lost& e) {
         item.status = item_status::failed;
         item.note = fmt::format("the worker converting it {}", e.how());
         lost = true;
+    } catch (const task_timeout& e) {
+        note_timeout(item, e.limit());
+    } catch (const output_exists&) {
+        note_appeared(item);
+    } catch (const std::bad_alloc&) {
+        item.status = item_status::failed;
+        item.note = "out of memory (lower --workers or --max-memory, or raise the memory limit: ulimit -v)";
     } catch (const std::exception& e) {
         item.status = item_status::failed;
         item.note = reason_of(e.what(), item);
     }
-    const bool stopping = stop != nullptr && stop->load();
-    if (item.status == item_status::failed && (lost || stopping) && published_anyway(item, before)) return false;
+    const bool stopping = run.stopped();
+    if (item.status == item_status::failed && (lost || stopping) && published_anyway(run, index)) return false;
     if (item.status == item_status::failed && stopping) {
         item.status = item_status::interrupted;
         item.note = "the run was stopped";
@@ -159,59 +200,74 @@ bool try_again(batch_item& item, unsigned& tries_left) {
     return true;
 }
 
-bool stopped(const std::atomic<bool>* stop) { return stop != nullptr && stop->load(); }
-
 // Whole files on the pool: at most two per worker in flight, so that a stop
 // has little to cancel and the report follows the work closely.
-void run_files_on_pool(batch_plan& plan, const std::vector<std::size_t>& todo,
-                       const std::vector<file_identity>& before, const batch_options& options, pool& workers,
-                       const std::function<void(const batch_item&)>& on_done, const std::atomic<bool>* stop) {
+void run_files_on_pool(batch_run& run, const std::vector<std::size_t>& todo, pool& workers,
+                       const std::function<void(const batch_item&)>& on_done) {
+    // What the futures' callbacks touch. They run on the pool's thread, and
+    // may run after this function has returned: they own what they use.
+    struct arrivals {
+        std::mutex mutex;
+        std::condition_variable finished;
+        std::deque<std::size_t> ready;  // positions in `running`
+    };
+    const auto arrived = std::make_shared<arrivals>();
     struct in_flight {
         std::size_t item;
         future<converted> result;
         unsigned tries_left;
     };
-    std::mutex mutex;
-    std::condition_variable finished;
-    std::deque<std::size_t> ready;  // positions in `running`
     std::vector<in_flight> running;
     running.reserve(todo.size());
     const std::size_t window = 2 * static_cast<std::size_t>(workers.size());
     std::size_t next = 0;
     std::size_t outstanding = 0;
+    const auto finish = [&](std::size_t index) {
+        if (on_done) on_done(run.plan.items[index]);
+    };
+    // Submits item `index`; false (and the item failed) if it could not be.
     const auto submit = [&](std::size_t index, unsigned tries_left) {
-        const auto& item = plan.items[index];
-        running.push_back({index,
-                           workers.submit(strata_convert_file, item.input.string(), item.output.string(),
-                                          plan.chain.text, options.writing, options.loading),
-                           tries_left});
+        auto& item = run.plan.items[index];
+        future<converted> result;
+        try {
+            result = workers.submit(strata_convert_file, item.input, run.tree.place(run.relative[index]),
+                                    run.plan.chain.text, run.writing, run.options.loading);
+        } catch (const std::exception& e) {
+            // A folder that is a link, or a pool that can start no worker.
+            item.status = item_status::failed;
+            item.note = reason_of(e.what(), item);
+            return false;
+        }
+        running.push_back({index, std::move(result), tries_left});
         const std::size_t position = running.size() - 1;
         ++outstanding;
-        running.back().result.state()->when_finished([&, position] {
-            std::lock_guard lock(mutex);
-            ready.push_back(position);
-            finished.notify_one();
+        running.back().result.state()->when_finished([arrived, position] {
+            std::lock_guard lock(arrived->mutex);
+            arrived->ready.push_back(position);
+            arrived->finished.notify_one();
         });
+        return true;
     };
     while (next < todo.size() || outstanding > 0) {
-        while (next < todo.size() && outstanding < window && !stopped(stop)) submit(todo[next++], options.retries);
-        if (outstanding == 0) break;  // stopped before submitting the rest
+        while (next < todo.size() && outstanding < window && !run.stopped()) {
+            const std::size_t index = todo[next++];
+            if (!submit(index, run.options.retries)) finish(index);
+        }
+        if (outstanding == 0) break;  // stopped before submitting the rest, or nothing could be
         std::size_t position = 0;
         {
-            std::unique_lock lock(mutex);
-            finished.wait(lock, [&] { return !ready.empty(); });
-            position = ready.front();
-            ready.pop_front();
+            std::unique_lock lock(arrived->mutex);
+            arrived->finished.wait(lock, [&] { return !arrived->ready.empty(); });
+            position = arrived->ready.front();
+            arrived->ready.pop_front();
         }
         --outstanding;
-        auto& item = plan.items[running[position].item];
-        const bool lost =
-            attempt(item, before[running[position].item], stop, [&] { return running[position].result.get(); });
-        if (lost && !stopped(stop) && try_again(item, running[position].tries_left)) {
-            submit(running[position].item, running[position].tries_left);
-            continue;
+        const std::size_t index = running[position].item;
+        const bool lost = attempt(run, index, [&] { return running[position].result.get(); });
+        if (lost && !run.stopped() && try_again(run.plan.items[index], running[position].tries_left)) {
+            if (submit(index, running[position].tries_left)) continue;
         }
-        if (on_done) on_done(item);
+        finish(index);
     }
 }
 
@@ -251,6 +307,13 @@ private:
     std::thread thread_;
 };
 
+detail::output_tree open_output_folder(const fs::path& folder) {
+    std::error_code ec;
+    fs::create_directories(folder, ec);
+    if (ec) throw image_error(folder, fmt::format("cannot create the output folder: {}", ec.message()));
+    return detail::output_tree(folder);
+}
+
 }  // namespace
 
 void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
@@ -259,12 +322,18 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
     for (std::size_t i = 0; i < plan.items.size(); ++i) {
         if (plan.items[i].status == item_status::pending) todo.push_back(i);
     }
-    std::vector<file_identity> before(plan.items.size());
-    for (const std::size_t i : todo) before[i] = identity_of(plan.items[i].output);
+    if (todo.empty()) return;
+    batch_run run{plan, options, options.writing, open_output_folder(plan.output_dir),
+                  std::vector<fs::path>(plan.items.size()), std::vector<file_identity>(plan.items.size()), stop};
+    run.writing.overwrite = options.existing == existing_outputs::overwrite;
+    for (const std::size_t i : todo) {
+        run.relative[i] = plan.items[i].output.lexically_relative(plan.output_dir);
+        run.before[i] = run.identity_of(i);
+    }
     const unsigned count = options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
     std::unique_ptr<pool> own_pool;
-    if (options.where == backend::processes && workers == nullptr && !todo.empty()) {
-        own_pool = std::make_unique<pool>(pool_options{.processes = count});
+    if (options.where == backend::processes && workers == nullptr) {
+        own_pool = std::make_unique<pool>(pool_options{.processes = count, .timeout = options.timeout});
         workers = own_pool.get();
     }
     const bool whole_files = options.where != backend::serial &&
@@ -279,20 +348,21 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
     const auto finish = [&](std::size_t i) {
         if (on_done) on_done(plan.items[i]);
     };
+    const auto convert_here = [&](std::size_t i, const run_options& running, pool* strips_on) {
+        return convert_item(plan.items[i].input, run.tree.place(run.relative[i]), plan.chain, run.writing,
+                            options.loading, running, strips_on);
+    };
     if (whole_files && options.where == backend::processes) {
         const stop_watch watch(stop, workers);
-        run_files_on_pool(plan, todo, before, options, *workers, on_done, stop);
+        run_files_on_pool(run, todo, *workers, on_done);
     } else if (whole_files) {
         // Threads: each file whole on one thread; a stop lets running files finish.
         std::mutex report;
         tbb::task_arena arena(static_cast<int>(count));
         arena.execute([&] {
             tbb::parallel_for_each(todo.begin(), todo.end(), [&](std::size_t i) {
-                if (stopped(stop)) return;
-                attempt(plan.items[i], before[i], stop, [&] {
-                    return convert_item(plan.items[i].input, plan.items[i].output, plan.chain, options.writing,
-                                        options.loading, whole_file_run, nullptr);
-                });
+                if (run.stopped()) return;
+                attempt(run, i, [&] { return convert_here(i, whole_file_run, nullptr); });
                 std::lock_guard lock(report);
                 finish(i);
             });
@@ -302,12 +372,10 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
         const stop_watch watch(stop, options.where == backend::processes ? workers : nullptr);
         const run_options running{.where = options.where, .workers = count, .strips = 0, .reuse_input = true};
         for (const std::size_t i : todo) {
-            if (stopped(stop)) break;
+            if (run.stopped()) break;
             unsigned tries_left = options.retries;
-            while (attempt(plan.items[i], before[i], stop, [&] {
-                return convert_item(plan.items[i].input, plan.items[i].output, plan.chain, options.writing,
-                                    options.loading, running, workers);
-            }) && try_again(plan.items[i], tries_left)) {
+            while (attempt(run, i, [&] { return convert_here(i, running, workers); }) &&
+                   try_again(plan.items[i], tries_left)) {
             }
             finish(i);
         }

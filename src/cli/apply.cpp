@@ -27,6 +27,7 @@ struct apply_options {
     std::string backend = "processes";
     unsigned workers = 0;
     unsigned strips = 0;
+    double timeout_seconds = 600;
     write_flags writing;
     load_flags loading;
 };
@@ -64,7 +65,9 @@ int run_apply(const apply_options& options) {
     const unsigned workers = options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
     // Workers first, while this process has one thread: they can be forked.
     std::unique_ptr<pool> processes;
-    if (where == backend::processes) processes = std::make_unique<pool>(pool_options{.processes = workers});
+    if (where == backend::processes) {
+        processes = std::make_unique<pool>(pool_options{.processes = workers, .timeout = timeout_of(options.timeout_seconds)});
+    }
 
     // strata decides the parallelism (workers x strips); OpenCV's own
     // threads would only compete with it, and would make "serial" untrue.
@@ -89,6 +92,7 @@ runner setup_apply(CLI::App& sub) {
         ->check(whole_number(1, 1024));
     sub.add_option("--strips", options->strips, "Strips per image (default: four per worker)")
         ->check(whole_number(1, 1'000'000));
+    add_timeout_option(sub, options->timeout_seconds);
     options->writing.add_to(sub);
     options->loading.add_to(sub, true);
     return [options] { return run_apply(*options); };

@@ -20,6 +20,7 @@
 #include "load_flags.hpp"
 #include "output_file.hpp"
 #include "strata/batch.hpp"
+#include "strata/detail/temporary_files.hpp"
 #include "strata/pool.hpp"
 #include "validators.hpp"
 
@@ -40,6 +41,7 @@ struct batch_flags {
     bool dry_run = false;
     bool quiet = false;
     std::string json_path;
+    double timeout_seconds = 600;
     write_flags writing;
     load_flags loading;
 };
@@ -51,6 +53,7 @@ std::atomic<bool> stop_requested{false};
 
 extern "C" void on_stop_signal(int signal) {
     if (stop_requested.exchange(true)) {
+        detail::remove_temporary_files();
         std::signal(signal, SIG_DFL);
         std::raise(signal);
         return;
@@ -209,10 +212,12 @@ int run_batch_command(const batch_flags& flags) {
     options.schedule = flags.schedule == "files"    ? batch_schedule::files
                        : flags.schedule == "strips" ? batch_schedule::strips
                                                     : batch_schedule::automatic;
+    options.timeout = timeout_of(flags.timeout_seconds);
+    if (!flags.json_path.empty()) options.other_outputs.emplace_back(flags.json_path);
     // Workers first, while this process has one thread: they can be forked.
     std::unique_ptr<pool> workers;
     if (options.where == backend::processes && !flags.dry_run) {
-        workers = std::make_unique<pool>(pool_options{.processes = options.workers});
+        workers = std::make_unique<pool>(pool_options{.processes = options.workers, .timeout = options.timeout});
     }
 
     batch_plan plan;
@@ -333,6 +338,7 @@ runner setup_batch(CLI::App& sub) {
                    "auto: whole files per worker when there are at least as many files as workers, else strips")
         ->check(one_of({"auto", "files", "strips"}))
         ->capture_default_str();
+    add_timeout_option(sub, flags->timeout_seconds);
     sub.add_option("--retries", flags->options.retries,
                    "Convert a file again this many times when its worker process is lost (killed, crashed)")
         ->check(whole_number(0, 100))

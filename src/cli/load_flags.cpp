@@ -77,6 +77,18 @@ write_options write_flags::options() const {
     return {.quality = quality, .strip_metadata = strip_metadata, .format_options = format_options};
 }
 
+void add_timeout_option(CLI::App& sub, double& seconds) {
+    sub.add_option("--timeout", seconds,
+                   "A file that takes longer than this many seconds fails alone, its worker killed and replaced "
+                   "(in strips mode, each strip); 0: no limit")
+        ->check(seconds_up_to(7 * 24 * 3600))
+        ->capture_default_str();
+}
+
+std::chrono::milliseconds timeout_of(double seconds) {
+    return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000 + 0.5));
+}
+
 void add_backend_option(CLI::App& sub, std::string& name) {
     sub.add_option("-b,--backend", name, "Where the work runs")
         ->check(one_of({"processes", "threads", "serial"}))

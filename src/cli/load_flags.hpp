@@ -2,6 +2,7 @@
 // --keep-orientation), encoding (--quality, --strip-metadata, -O) and --backend.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,6 +44,11 @@ struct write_flags {
     void add_to(CLI::App& sub);
     write_options options() const;
 };
+
+/// Declares --timeout on `sub` (seconds per file; 0 for no limit).
+void add_timeout_option(CLI::App& sub, double& seconds);
+/// --timeout's seconds as the pool takes them (0: none).
+std::chrono::milliseconds timeout_of(double seconds);
 
 /// Declares --backend on `sub`, storing the name in `name`.
 void add_backend_option(CLI::App& sub, std::string& name);

@@ -6,9 +6,9 @@
 
 namespace strata::cli {
 
-/// Writes `contents` to a temporary file beside `path` and renames it over
-/// `path`, so readers never see a partial file. Throws std::system_error
-/// naming the file on failure, leaving nothing behind.
+/// Writes `contents` to an unnamed file in `path`'s folder and names it
+/// `path` (replacing what is there) once complete, so readers never see a
+/// partial file. Throws image_error naming the file, leaving nothing behind.
 void write_file_atomically(const std::filesystem::path& path, std::string_view contents);
 
 }  // namespace strata::cli

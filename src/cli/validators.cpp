@@ -37,4 +37,18 @@ CLI::Validator whole_number(std::int64_t low, std::int64_t high) {
         fmt::format("{}..{}", low, high));
 }
 
+CLI::Validator seconds_up_to(double high) {
+    return CLI::Validator(
+        [high](std::string& value) -> std::string {
+            double number = 0;
+            const auto* end = value.data() + value.size();
+            const auto [stop, problem] = std::from_chars(value.data(), end, number);
+            if (problem != std::errc{} || stop != end || !(number >= 0 && number <= high)) {
+                return fmt::format("'{}' is not a number of seconds; accepted: 0 (no limit) to {}", value, high);
+            }
+            return {};
+        },
+        "SECONDS");
+}
+
 }  // namespace strata::cli

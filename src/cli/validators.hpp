@@ -17,4 +17,8 @@ CLI::Validator one_of(std::vector<std::string> choices);
 /// "--workers: 0 is out of range; accepted: 1 to 1024".
 CLI::Validator whole_number(std::int64_t low, std::int64_t high);
 
+/// Accepts a number of seconds in [0, high], fractions allowed:
+/// "--timeout: '10m' is not a number of seconds; accepted: 0 to 86400".
+CLI::Validator seconds_up_to(double high);
+
 }  // namespace strata::cli

@@ -15,6 +15,7 @@
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
 
+#include "convert.hpp"
 #include "image_stream.hpp"
 #include "strata/pipeline.hpp"
 #include "strata/pool.hpp"
@@ -224,7 +225,7 @@ private:
 };
 
 // The three steps one after another.
-conversion convert_in_turn(const std::filesystem::path& input, const std::filesystem::path& output,
+conversion convert_in_turn(const std::filesystem::path& input, const detail::output_place& output,
                            const filter_chain& chain, const load_options& loading, const write_options& writing,
                            run_options options, pool* workers) {
     const auto start = clock_type::now();
@@ -235,7 +236,7 @@ conversion convert_in_turn(const std::filesystem::path& input, const std::filesy
     const image result = run_chain(chain, decoded, options, workers);
     decoded = image();  // its pages go back before encoding (unless the result reuses them)
     done.filtered = seconds_since(start);
-    write_image(result, output, writing);
+    detail::write_image_when_ready(result, output, writing, nullptr);
     done.layout = result.layout();
     done.written = seconds_since(start);
     return done;
@@ -246,6 +247,12 @@ conversion convert_in_turn(const std::filesystem::path& input, const std::filesy
 conversion convert_file(const std::filesystem::path& input, const std::filesystem::path& output,
                         const filter_chain& chain, const load_options& loading, const write_options& writing,
                         const run_options& options, pool* workers) {
+    return detail::convert_file_at(input, detail::place_of(output), chain, loading, writing, options, workers);
+}
+
+conversion detail::convert_file_at(const std::filesystem::path& input, const output_place& output,
+                                   const filter_chain& chain, const load_options& loading,
+                                   const write_options& writing, const run_options& options, pool* workers) {
     if (options.where == backend::serial || chain.steps.empty() || detail::is_geometry(chain.steps.front())) {
         return convert_in_turn(input, output, chain, loading, writing, options, workers);
     }
@@ -307,7 +314,7 @@ conversion convert_file(const std::filesystem::path& input, const std::filesyste
         later.reuse_input = true;  // stage_output is this function's own
         const image result = detail::run_steps(chain, end, stage_output, later, workers);
         done.filtered = seconds_since(start);
-        write_image(result, output, writing);
+        detail::write_image_when_ready(result, output, writing, nullptr);
         done.layout = result.layout();
     }
     done.written = seconds_since(start);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 
+#include "strata/detail/output_file.hpp"
 #include "strata/image.hpp"
 #include "strata/image_info.hpp"
 
@@ -41,7 +42,7 @@ using rows_ready = std::function<bool(int top, int bottom)>;
 
 /// write_image, except that the encoder reads no row before `ready` said it
 /// may, so it can run while the rows are being filled. Throws image_error.
-void write_image_when_ready(const image& picture, const std::filesystem::path& path, const write_options& options,
+void write_image_when_ready(const image& picture, const output_place& place, const write_options& options,
                             const rows_ready& ready);
 
 }  // namespace strata::detail

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "strata/strata.hpp"
+#include "support/files.hpp"
 #include "support/paths.hpp"
 #include "support/subprocess.hpp"
 #include "support/temp_folder.hpp"
@@ -27,10 +28,16 @@
 namespace {
 
 namespace fs = std::filesystem;
+using strata::test::all_complete;
 using strata::test::contains;
+using strata::test::contents;
+using strata::test::files_in;
+using strata::test::make_photos;
+using strata::test::no_temporaries;
 using strata::test::run_strata;
 using strata::test::temp_folder;
 using strata::test::testdata;
+using strata::test::workers_of;
 
 // A tmpfs mounted over `where` for one test, if this process may mount (it
 // needs root); `mounted` says whether it is.
@@ -47,45 +54,6 @@ struct tmpfs_mount {
     tmpfs_mount(const tmpfs_mount&) = delete;
     tmpfs_mount& operator=(const tmpfs_mount&) = delete;
 };
-
-// Every file under `folder` decodes completely: nothing half-written.
-// `count` copies (photo-01.jpg, ...) in `folder` of a bundled photograph
-// enlarged `scale` times: work big enough to interrupt in the middle of.
-void make_photos(const fs::path& folder, const char* photo, int scale, int count) {
-    fs::create_directories(folder);
-    const auto large = strata::run_chain(strata::parse_chain(fmt::format("resize=scale={}", scale)),
-                                         strata::read_image(testdata() / "photos" / photo),
-                                         {.where = strata::backend::serial});
-    strata::write_image(large, folder / "photo-01.jpg", {.quality = 90});
-    for (int i = 2; i <= count; ++i) fs::copy_file(folder / "photo-01.jpg", folder / fmt::format("photo-{:02}.jpg", i));
-}
-
-bool all_complete(const fs::path& folder) {
-    for (const auto& entry : fs::recursive_directory_iterator(folder)) {
-        if (!entry.is_regular_file()) continue;
-        try {
-            strata::inspect(entry.path());
-        } catch (const strata::error& e) {
-            MESSAGE("incomplete output: " << std::string(e.what()));
-            return false;
-        }
-    }
-    return true;
-}
-
-std::size_t files_in(const fs::path& folder) {
-    std::size_t count = 0;
-    for (const auto& entry : fs::recursive_directory_iterator(folder)) count += entry.is_regular_file();
-    return count;
-}
-
-// No hidden temporary file anywhere under `folder`.
-bool no_temporaries(const fs::path& folder) {
-    for (const auto& entry : fs::recursive_directory_iterator(folder)) {
-        if (entry.path().filename().string().find(".strata-") != std::string::npos) return false;
-    }
-    return true;
-}
 
 }  // namespace
 
@@ -303,38 +271,6 @@ TEST_CASE("Cli.Batch.a clean run exits 0; outputs never land on inputs") {
     CHECK(contains(result.err, "chelsea.jpg"));
     CHECK(files_in(in) == 1);
 }
-
-namespace {
-
-// The worker processes of the strata process `pid` (its grandchildren: the
-// pool's fork server is its child).
-std::vector<pid_t> workers_of(pid_t pid) {
-    std::map<pid_t, pid_t> parent;
-    for (const auto& entry : fs::directory_iterator("/proc")) {
-        const std::string name = entry.path().filename();
-        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream stat(entry.path() / "stat");
-        std::string line;
-        if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) continue;
-        std::istringstream rest(line.substr(line.rfind(')') + 2));
-        char state = 0;
-        pid_t ppid = 0;
-        rest >> state >> ppid;
-        if (state != 'Z') parent[std::stoi(name)] = ppid;
-    }
-    std::vector<pid_t> found;
-    for (const auto& [child, its_parent] : parent) {
-        if (parent.contains(its_parent) && parent[its_parent] == pid) found.push_back(child);
-    }
-    return found;
-}
-
-std::vector<char> contents(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
-}  // namespace
 
 TEST_CASE("Cli.Batch.workers killed at random: files are converted again (--retries), or fail alone, never half-written") {
     temp_folder folder;

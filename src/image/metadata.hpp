@@ -1,0 +1,31 @@
+// Internal: what an image carries besides pixels (ICC profile, EXIF, XMP,
+// resolution), kept from the file it was read from for the encoder.
+#pragma once
+
+#include <memory>
+
+#include <vips/vips8>
+
+#include "strata/image.hpp"
+
+namespace strata::detail {
+
+/// A 1x1 libvips image that only carries the source file's metadata fields.
+struct image_metadata {
+    vips::VImage carrier;
+    double xres = 1;
+    double yres = 1;
+};
+
+/// The fields of `source` that describe the picture (not its pixel layout
+/// or loader).
+std::shared_ptr<image_metadata> keep_metadata(const vips::VImage& source);
+/// Sets those fields on `target`.
+void copy_metadata(const image_metadata& metadata, vips::VImage& target);
+
+/// The libvips band format strata's samples are.
+VipsBandFormat vips_format(sample_type type);
+/// The interpretation a saver should see for pixels of this layout.
+VipsInterpretation interpretation_for(const image_layout& layout);
+
+}  // namespace strata::detail
