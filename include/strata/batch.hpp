@@ -92,7 +92,8 @@ struct batch_item {
     std::filesystem::path input;
     std::filesystem::path output;  ///< empty when there is nothing to write (not an image)
     item_status status = item_status::pending;
-    std::string note;  ///< why it was skipped or failed
+    std::string note;  ///< why it was skipped or failed, or what is worth knowing (content not what the name says)
+    std::string loader;  ///< the libvips loader that read it, once converted
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
     int width = 0;  ///< of the output

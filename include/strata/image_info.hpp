@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "strata/export.hpp"
 
@@ -30,13 +31,21 @@ struct load_options {
     /// height x bands x bytes per sample, as strata holds them) are refused
     /// before decoding. 0: no limit.
     std::uint64_t max_memory = 0;
-    auto fields() { return std::tie(fail, max_pixels, autorotate, max_memory); }
+    /// libvips loaders to use although libvips marks them unsafe for
+    /// untrusted input (by nickname: "svgload", "magickload", "vipsload",
+    /// ...); strata blocks those otherwise. Only for files you trust. A file
+    /// whose content is not what its extension says is never read by one.
+    std::vector<std::string> allowed_loaders;
+    auto fields() { return std::tie(fail, max_pixels, autorotate, max_memory, allowed_loaders); }
 };
 
 /// Facts about one decoded image file.
 struct image_info {
     std::filesystem::path path;
     std::string loader;          ///< libvips loader, e.g. "jpegload"
+    /// False when the file's extension is not one its loader reads (a PNG
+    /// named .jpg, say).
+    bool name_matches_content = true;
     std::string interpretation;  ///< libvips interpretation, e.g. "srgb", "b-w"
     int width = 0;
     int height = 0;
@@ -47,6 +56,14 @@ struct image_info {
     std::uintmax_t file_bytes = 0;
     double mean = 0;             ///< mean of every sample, from a full decode
 };
+
+/// The libvips loaders (by nickname) that strata blocks unless
+/// load_options::allowed_loaders names them: those libvips marks unsafe for
+/// untrusted input (ImageMagick, PDF, SVG, FITS, Matlab, ...).
+STRATA_API std::vector<std::string> untrusted_loaders();
+
+/// Every libvips file loader, by nickname.
+STRATA_API std::vector<std::string> all_loaders();
 
 /// Decodes the whole file at `path` and describes it. Decoding every pixel is
 /// what finds a truncated or corrupt file, which the header alone would not.

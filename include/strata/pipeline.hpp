@@ -59,6 +59,10 @@ STRATA_API image run_chain(const filter_chain& chain, const image& input, const 
 /// What convert_file did.
 struct conversion {
     image_layout layout;    ///< of the image written
+    std::string loader;     ///< the libvips loader that read the input, e.g. "jpegload"
+    /// Set when the input's content is not what its extension says: "content
+    /// is PNG (pngload); the name says .jpg".
+    std::string content_note;
     double decoded = 0;     ///< seconds from the start until the last row was decoded
     double filtered = 0;    ///< ... until the last strip was filtered
     double written = 0;     ///< ... until the output file was complete

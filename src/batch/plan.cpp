@@ -17,6 +17,7 @@
 #include "output_tree.hpp"
 #include "strata/batch.hpp"
 #include "strata/error.hpp"
+#include "../image/loaders.hpp"
 #include "../image/vips_io.hpp"
 
 namespace strata {
@@ -59,11 +60,8 @@ bool has_image_extension(const fs::path& path) {
     return known.contains(extension_of(path));
 }
 
-bool looks_like_image(const fs::path& path) {
-    detail::ensure_vips();
-    const bool found = vips_foreign_find_load(path.c_str()) != nullptr;
-    vips_error_clear();
-    return found;
+bool looks_like_image(const fs::path& path, const load_options& options) {
+    return detail::find_loader(path, options).has_value();
 }
 
 // The extension a --format value writes ("" for an unknown format).
@@ -182,7 +180,7 @@ public:
     void consider(const fs::path& path, const fs::path& relative) {
         if (!options_.include.empty() && !matches(options_.include, relative)) return;
         if (matches(options_.exclude, relative)) return;
-        if (!has_image_extension(path) && !looks_like_image(path)) {
+        if (!has_image_extension(path) && !looks_like_image(path, options_.loading)) {
             note(path, "not an image");
             return;
         }

@@ -38,7 +38,9 @@ struct converted {
     std::int32_t height = 0;
     std::uint64_t bytes_out = 0;
     double seconds = 0;
-    auto fields() { return std::tie(width, height, bytes_out, seconds); }
+    std::string loader;
+    std::string content_note;
+    auto fields() { return std::tie(width, height, bytes_out, seconds, loader, content_note); }
 };
 
 // Strips per image when one worker runs a whole file: enough that the
@@ -55,7 +57,8 @@ converted convert_item(const fs::path& input, const detail::output_place& output
     const conversion done = detail::convert_file_at(input, output, chain, loading, writing, running, workers);
     struct stat written {};
     const bool sized = ::fstatat(output.folder.get(), output.name.c_str(), &written, AT_SYMLINK_NOFOLLOW) == 0;
-    return {done.layout.width, done.layout.height, sized ? static_cast<std::uint64_t>(written.st_size) : 0, done.written};
+    return {done.layout.width,  done.layout.height, sized ? static_cast<std::uint64_t>(written.st_size) : 0,
+            done.written,       done.loader,        done.content_note};
 }
 
 // A whole file in one worker process, which is one core: libvips and OpenCV
@@ -87,6 +90,8 @@ void record(batch_item& item, const converted& done) {
     item.height = done.height;
     item.bytes_out = done.bytes_out;
     item.seconds = done.seconds;
+    item.loader = done.loader;
+    if (!done.content_note.empty()) item.note = item.note.empty() ? done.content_note : item.note + "; " + done.content_note;
 }
 
 // Which file a name below the output folder is (device and inode), or none.

@@ -155,6 +155,7 @@ nlohmann::json report_of(const batch_plan& plan, const batch_flags& flags, doubl
             entry["width"] = item.width;
             entry["height"] = item.height;
             entry["seconds"] = item.seconds;
+            entry["loader"] = item.loader;
             bytes_in += item.bytes_in;
             bytes_out += item.bytes_out;
         }

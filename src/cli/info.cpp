@@ -68,10 +68,10 @@ int run_info(const info_options& options) {
     for (const auto& file : files) {
         try {
             const image_info info = inspect(file, load);
-            fmt::print("{}: {}x{}, {} band{}, {}, {}{}, {} ({} bytes), mean {:.2f}\n", file.string(), info.width,
+            fmt::print("{}: {}x{}, {} band{}, {}, {}{}, {}{} ({} bytes), mean {:.2f}\n", file.string(), info.width,
                        info.height, info.bands, info.bands == 1 ? "" : "s", describe_samples(info),
-                       info.interpretation, info.has_alpha ? " with alpha" : "", info.loader, info.file_bytes,
-                       info.mean);
+                       info.interpretation, info.has_alpha ? " with alpha" : "", info.loader,
+                       info.name_matches_content ? "" : " (not what the file name says)", info.file_bytes, info.mean);
             report.push_back({{"path", file.string()},
                               {"status", "ok"},
                               {"width", info.width},
@@ -82,6 +82,7 @@ int run_info(const info_options& options) {
                               {"alpha", info.has_alpha},
                               {"interpretation", info.interpretation},
                               {"loader", info.loader},
+                              {"name_matches_content", info.name_matches_content},
                               {"bytes", info.file_bytes},
                               {"mean", info.mean}});
         } catch (const image_error& e) {

@@ -3,10 +3,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
 #include <optional>
 #include <string_view>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "validators.hpp"
 
@@ -31,6 +35,17 @@ void load_flags::add_to(CLI::App& sub, bool with_orientation) {
             },
             "SIZE"))
         ->capture_default_str();
+    sub.add_option("--allow-loader", allowed_loaders,
+                   "Use this libvips loader although libvips marks it unsafe for untrusted input (svgload, "
+                   "magickload, pdfload, vipsload, ...; repeatable). Only for files you trust")
+        ->check(CLI::Validator(
+            [](const std::string& name) -> std::string {
+                const auto known = all_loaders();
+                if (std::find(known.begin(), known.end(), name) != known.end()) return {};
+                return fmt::format("'{}' is not a libvips loader; the ones strata blocks: {}", name,
+                                   fmt::join(untrusted_loaders(), ", "));
+            },
+            "LOADER"));
 }
 
 std::optional<std::uint64_t> parse_size(const std::string& text) {
@@ -58,6 +73,7 @@ load_options load_flags::options() const {
     result.max_pixels = max_pixels;
     result.max_memory = parse_size(max_memory).value_or(0);
     result.autorotate = !keep_orientation;
+    result.allowed_loaders = allowed_loaders;
     result.fail = fail_policy == "none"      ? fail_on::none
                   : fail_policy == "error"   ? fail_on::error
                   : fail_policy == "warning" ? fail_on::warning

@@ -22,6 +22,7 @@ struct load_flags {
     /// --max-memory as given: a size (512M, 2G, 0 for no limit) or "auto".
     std::string max_memory = "auto";
     bool keep_orientation = false;
+    std::vector<std::string> allowed_loaders;
 
     /// Declares --fail-on, --max-pixels and --max-memory on `sub`, and --keep-orientation
     /// for commands that write images.

@@ -15,8 +15,11 @@
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
 
+#include <fmt/format.h>
+
 #include "convert.hpp"
 #include "image_stream.hpp"
+#include "metadata.hpp"
 #include "strata/pipeline.hpp"
 #include "strata/pool.hpp"
 #include "strips.hpp"
@@ -29,6 +32,17 @@ using clock_type = std::chrono::steady_clock;
 
 double seconds_since(clock_type::time_point start) {
     return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+// What read the input, from the metadata the image carries.
+void note_source(conversion& done, const image& picture, const std::filesystem::path& input) {
+    const auto& metadata = picture.metadata();
+    if (!metadata) return;
+    done.loader = metadata->loader;
+    if (!metadata->name_matches) {
+        done.content_note = fmt::format("content is {} ({}); the name says {}", metadata->format, metadata->loader,
+                                        input.extension().empty() ? "nothing" : input.extension().string());
+    }
 }
 
 // Which strips of a stage are done, for an encoder waiting on their rows.
@@ -238,6 +252,7 @@ conversion convert_in_turn(const std::filesystem::path& input, const detail::out
     done.filtered = seconds_since(start);
     detail::write_image_when_ready(result, output, writing, nullptr);
     done.layout = result.layout();
+    note_source(done, result, input);
     done.written = seconds_since(start);
     return done;
 }
@@ -309,6 +324,7 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
 
     if (one_stage) {
         done.layout = stage_output.layout();
+        note_source(done, stage_output, input);
     } else {
         run_options later = options;
         later.reuse_input = true;  // stage_output is this function's own
@@ -316,6 +332,7 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
         done.filtered = seconds_since(start);
         detail::write_image_when_ready(result, output, writing, nullptr);
         done.layout = result.layout();
+        note_source(done, result, input);
     }
     done.written = seconds_since(start);
     return done;

@@ -41,7 +41,8 @@ struct image_reader::state {
 image_reader::image_reader(const std::filesystem::path& path, const load_options& options)
     : state_(std::make_unique<state>()) {
     state_->path = path;
-    vips::VImage source = open_image(path, options);
+    chosen_loader loader;
+    vips::VImage source = open_image(path, options, true, &loader);
     try {
         if (options.autorotate && vips_image_get_orientation(source.get_image()) > 1) {
             // Turning needs random access: reopen without the sequential hint.
@@ -59,7 +60,11 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
         const image_layout layout{pixels.width(), pixels.height(), pixels.bands(), type};
         state_->pixels = pixels;
         state_->target = image(layout);
-        state_->target.set_metadata(keep_metadata(source));
+        auto metadata = keep_metadata(source);
+        metadata->loader = loader.nickname;
+        metadata->format = loader.format;
+        metadata->name_matches = loader.name_matches;
+        state_->target.set_metadata(std::move(metadata));
         // Decoding writes straight into the shared pages, through a region
         // over the whole of them.
         state_->memory = vips::VImage::new_from_memory(state_->target.pixels().data(), layout.bytes(), layout.width,

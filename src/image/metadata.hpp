@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include <vips/vips8>
 
@@ -15,6 +16,9 @@ struct image_metadata {
     vips::VImage carrier;
     double xres = 1;
     double yres = 1;
+    std::string loader;  ///< the libvips loader that read the file
+    std::string format;  ///< what that loader reads, e.g. "PNG"
+    bool name_matches = true;  ///< the file's extension is one that loader reads
 };
 
 /// The fields of `source` that describe the picture (not its pixel layout

@@ -19,6 +19,7 @@
 
 #include "strata/error.hpp"
 #include "strata/image_info.hpp"
+#include "loaders.hpp"
 #include "vips_io.hpp"
 
 namespace strata::detail {
@@ -81,8 +82,9 @@ std::string clean_vips_message(std::string_view raw, const std::filesystem::path
     return fmt::format("{}", fmt::join(reasons, "; "));
 }
 
-// Failures that are clearer when found before libvips sees the file.
-void check_readable(const std::filesystem::path& path) {
+// Failures that are clearer when found before libvips sees the file; the
+// loader that may read it.
+chosen_loader check_readable(const std::filesystem::path& path, const load_options& options) {
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec);
     if (!std::filesystem::exists(status)) throw image_error(path, "no such file");
@@ -93,10 +95,7 @@ void check_readable(const std::filesystem::path& path) {
     if (fd < 0) throw image_error(path, fmt::format("cannot open: {}", std::strerror(errno)));
     ::close(fd);
     if (std::filesystem::file_size(path, ec) == 0) throw image_error(path, "empty file (0 bytes)");
-    if (vips_foreign_find_load(path.c_str()) == nullptr) {
-        vips_error_clear();
-        throw image_error(path, "not an image, or a format this libvips cannot read");
-    }
+    return choose_loader(path, options);
 }
 
 }  // namespace
@@ -125,18 +124,18 @@ void ensure_vips() {
         // Decoder warnings would go to stderr; strata reports failures through
         // exceptions instead, following the fail_on policy.
         g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING, discard_log_message, nullptr);
+        block_untrusted_loaders();
     });
 }
 
-vips::VImage open_image(const std::filesystem::path& path, const load_options& options, bool sequential) {
+vips::VImage open_image(const std::filesystem::path& path, const load_options& options, bool sequential,
+                        chosen_loader* used) {
     ensure_vips();
-    check_readable(path);
+    const chosen_loader loader = check_readable(path, options);
+    if (used != nullptr) *used = loader;
     vips::VImage image;
     try {
-        image = vips::VImage::new_from_file(
-            path.c_str(), vips::VImage::option()
-                              ->set("access", sequential ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM)
-                              ->set("fail_on", to_vips(options.fail)));
+        image = run_loader(loader, path, sequential ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM, to_vips(options.fail));
     } catch (const vips::VError& e) {
         vips_error_clear();
         throw image_error(path, clean_vips_message(e.what(), path));
@@ -168,7 +167,8 @@ std::string vips_failure_reason(const vips::VError& failure, const std::filesyst
 namespace strata {
 
 image_info inspect(const std::filesystem::path& path, const load_options& options) {
-    vips::VImage image = detail::open_image(path, options);
+    detail::chosen_loader loader;
+    vips::VImage image = detail::open_image(path, options, true, &loader);
 
     image_info info;
     info.path = path;
@@ -179,10 +179,8 @@ image_info inspect(const std::filesystem::path& path, const load_options& option
     info.is_float = vips_band_format_isfloat(image.format()) != 0;
     info.has_alpha = vips_image_hasalpha(image.get_image()) != 0;
     info.interpretation = vips_enum_nick(VIPS_TYPE_INTERPRETATION, image.interpretation());
-    const char* loader = nullptr;
-    if (vips_image_get_string(image.get_image(), VIPS_META_LOADER, &loader) == 0 && loader != nullptr) {
-        info.loader = loader;
-    }
+    info.loader = loader.nickname;
+    info.name_matches_content = loader.name_matches;
     info.file_bytes = std::filesystem::file_size(path);
     try {
         info.mean = image.avg();  // streams every pixel through the decoder

@@ -9,6 +9,7 @@
 
 #include "strata/image.hpp"
 #include "strata/image_info.hpp"
+#include "loaders.hpp"
 
 namespace strata::detail {
 
@@ -21,10 +22,12 @@ std::string describe_bytes(std::uint64_t bytes);
 sample_type held_as(VipsBandFormat format);
 
 /// Opens `path` lazily (header only) after checking it exists, is readable,
-/// is not empty and has a loader; enforces the pixel limit. Throws image_error.
-/// `sequential` opens for one top-to-bottom pass (cheaper); turning an image
-/// upright needs random access.
-vips::VImage open_image(const std::filesystem::path& path, const load_options& options, bool sequential = true);
+/// is not empty and has a loader it may use (see choose_loader); enforces
+/// the pixel and memory limits. Throws image_error. `sequential` opens for
+/// one top-to-bottom pass (cheaper); turning an image upright needs random
+/// access. `used`, if given, receives the loader.
+vips::VImage open_image(const std::filesystem::path& path, const load_options& options, bool sequential = true,
+                        chosen_loader* used = nullptr);
 
 /// The reason libvips gave for `failure`, without its domain prefixes and the
 /// quoted file name. Clears libvips' error buffer.

@@ -172,3 +172,52 @@ TEST_CASE("Cli.Containment.two runs into one folder: each output is written once
     CHECK(files_in(out) == count + 0u);
     CHECK(no_temporaries(out));
 }
+
+TEST_CASE("Cli.Containment.untrusted loaders are blocked; a file whose content is not what its name says is read only by a trusted loader") {
+    temp_folder folder;
+    const fs::path in = folder.path / "in";
+    fs::create_directories(in);
+    // An SVG named .jpg whose first kilobyte hides what it is, asking for a
+    // local file: only ImageMagick's sniffer would take it.
+    const fs::path secret = testdata() / "photos" / "chelsea.jpg";
+    const std::string svg_body = "<svg width=\"64\" height=\"48\" xmlns=\"http://www.w3.org/2000/svg\" "
+                                 "xmlns:xlink=\"http://www.w3.org/1999/xlink\"><image width=\"64\" height=\"48\" "
+                                 "xlink:href=\"" + secret.string() + "\"/></svg>\n";
+    std::ofstream(in / "x.jpg") << "<?xml version=\"1.0\"?>\n<!--" << std::string(1100, 'A') << "-->\n" << svg_body;
+    std::ofstream(in / "drawing.svg") << svg_body;
+    fs::copy_file(testdata() / "photos" / "camera.png", in / "disguised.jpg");
+    const fs::path out = folder.path / "out";
+    const fs::path report = folder.path / "report.json";
+
+    auto result = run_strata({"batch", in.string(), out.string(), "-f", "invert", "--format", "png", "--json",
+                              report.string()});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "failed: " + (in / "x.jpg").string() + ": not an image strata reads: its content is not JPEG"));
+    CHECK(contains(result.err, "failed: " + (in / "drawing.svg").string() +
+                                   ": SVG files are read by svgload, which libvips marks unsafe for untrusted input"));
+    CHECK(contains(result.err, "--allow-loader svgload"));
+    CHECK_FALSE(fs::exists(out / "x.png"));
+    CHECK_FALSE(fs::exists(out / "drawing.png"));
+    // The PNG named .jpg is read by the PNG loader, and the report says so.
+    CHECK(fs::exists(out / "disguised.png"));
+    const auto json = nlohmann::json::parse(std::ifstream(report));
+    for (const auto& file : json["files"]) {
+        if (file["input"] == (in / "disguised.jpg").string()) {
+            CHECK(file["loader"] == "pngload");
+            CHECK(file["note"] == "content is PNG (pngload); the name says .jpg");
+        }
+    }
+
+    // Asked for by name, an untrusted loader reads files named for it only.
+    result = run_strata({"batch", in.string(), (folder.path / "allowed").string(), "-f", "invert", "--format", "png",
+                         "--allow-loader", "svgload", "--allow-loader", "magickload"});
+    CHECK(result.exit_code == 1);
+    CHECK(fs::exists(folder.path / "allowed" / "drawing.png"));
+    CHECK_FALSE(fs::exists(folder.path / "allowed" / "x.png"));
+    result = run_strata({"batch", in.string(), out.string(), "-f", "invert", "--allow-loader", "nosuchload"});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "'nosuchload' is not a libvips loader; the ones strata blocks: "));
+    CHECK(contains(result.err, "magickload"));
+    result = run_strata({"info", (in / "disguised.jpg").string()});
+    CHECK(contains(result.out, "pngload (not what the file name says)"));
+}

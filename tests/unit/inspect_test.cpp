@@ -66,7 +66,9 @@ TEST_CASE("Image.Inspect.16-bit samples keep their full range") {
 TEST_CASE("Image.Inspect.broken files fail with the documented reason") {
     const auto broken = testdata() / "broken";
     CHECK(failure_reason(broken / "empty.jpg") == "empty file (0 bytes)");
-    CHECK(failure_reason(broken / "not-an-image.png") == "not an image, or a format this libvips cannot read");
+    CHECK(failure_reason(broken / "not-an-image.png") ==
+          "not an image strata reads: its content is not PNG, as its name says, nor any format of libvips' trusted "
+          "loaders");
     CHECK(failure_reason(broken / "truncated.jpg") == "premature end of input file");
     CHECK(failure_reason(broken / "does-not-exist.jpg") == "no such file");
     CHECK(failure_reason(broken) == "is a directory, not an image file");

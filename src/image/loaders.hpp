@@ -1,0 +1,50 @@
+// Internal: which libvips loader reads a file. Loaders libvips marks
+// untrusted (ImageMagick, PDF, SVG, FITS, Matlab, ...) are blocked unless a
+// load asks for one by name, and a file whose content is not what its
+// extension says is read only by a trusted loader.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <vips/vips8>
+
+#include "strata/image_info.hpp"
+
+namespace strata::detail {
+
+/// Blocks every untrusted libvips loader in this process (once); called by
+/// ensure_vips. A loader named in load_options::allowed_loaders is unblocked
+/// when a load asks for it.
+void block_untrusted_loaders();
+
+/// The file loaders libvips marks untrusted (or all of them), by nickname.
+std::vector<std::string> loader_names(bool untrusted_only);
+
+/// What reads a file, and whether its name agrees.
+struct chosen_loader {
+    std::string nickname;    ///< e.g. "pngload"
+    std::string format;      ///< e.g. "PNG"
+    bool name_matches = true;  ///< the file's extension is one this loader reads
+};
+
+/// The loader for `path`: the first one, in libvips' priority order, that
+/// recognises the file's first bytes among the trusted loaders and those
+/// `options` allows (untrusted loaders that are not allowed are never
+/// consulted). nullopt when none does.
+std::optional<chosen_loader> find_loader(const std::filesystem::path& path, const load_options& options);
+
+/// find_loader, or image_error saying why nothing may read the file: its
+/// format's loader is blocked (and the flag that allows it), or its content
+/// is not what its name says and only an untrusted loader would read it.
+chosen_loader choose_loader(const std::filesystem::path& path, const load_options& options);
+
+/// Runs loader `loader` on `path` with libvips' access and fail-on options,
+/// outside libvips' operation cache (a file that changed is read again).
+/// Throws vips::VError.
+vips::VImage run_loader(const chosen_loader& loader, const std::filesystem::path& path, VipsAccess access,
+                        VipsFailOn fail);
+
+}  // namespace strata::detail
