@@ -57,6 +57,7 @@ struct pool_stats {
     std::uint64_t workers_started = 0;  ///< including replacements
     std::uint64_t workers_lost = 0;     ///< died while running a task, or killed for a timeout
     std::uint64_t tasks_completed = 0;  ///< finished with a result or an exception
+    std::uint64_t fork_servers_lost = 0;  ///< the fork server ended (killed); later workers are spawned
 };
 
 namespace detail {

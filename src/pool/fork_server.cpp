@@ -125,8 +125,19 @@ fork_server::fork_server(const std::vector<int>& close_in_child, const std::stri
 fork_server::~fork_server() {
     ::close(channel_);  // end of stream: the server exits
     int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    while (!reaped_ && ::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
+}
+
+bool fork_server::running() {
+    if (reaped_) return false;
+    int status = 0;
+    if (STRATA_RETRY(::waitpid(pid_, &status, WNOHANG)) == pid_) {
+        reaped_ = true;
+        gone_ = true;
+        return false;
+    }
+    return true;
 }
 
 bool fork_server::read_messages(std::chrono::milliseconds timeout) {

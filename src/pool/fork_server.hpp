@@ -34,6 +34,8 @@ public:
     int exit_status(pid_t pid, bool wait, std::chrono::milliseconds timeout);
 
     pid_t pid() const noexcept { return pid_; }
+    /// False once the server has ended (it is reaped then).
+    bool running();
     /// True once the server's end of the channel is closed (it exited or was
     /// killed): it will report nothing more.
     bool gone() const noexcept { return gone_; }
@@ -45,6 +47,7 @@ private:
     pid_t pid_ = -1;
     int channel_ = -1;
     bool gone_ = false;
+    bool reaped_ = false;
     std::map<pid_t, int> exits_;
     std::vector<worker> started_;
 };

@@ -77,6 +77,7 @@ struct worker_process {
     int channel = -1;
     int pidfd = -1;
     bool ready = false;     ///< said hello
+    bool forked = false;    ///< a child of the fork server, which reaps it
     bool stopping = false;  ///< told to stop (retiring or shutting down)
     clock::time_point launched;
     std::deque<std::shared_ptr<task_record>> in_flight;  ///< front is running
@@ -126,6 +127,8 @@ private:
     /// The worker's wait status, -1 while it runs, or exit_status_unknown.
     int reap(worker_process& w, bool block);
     void break_pool(std::exception_ptr failure);
+    /// The fork server ended: spawn workers from now on, or throw start_error.
+    void replace_fork_server();
 
     pool_options options_;
     pid_t self_ = ::getpid();
@@ -416,7 +419,9 @@ void pool_core::dispatch() {
 void pool_core::launch_worker() {
     pid_t pid = -1;
     int channel = -1;
-    if (forks_) {
+    if (forks_ && options_.start == start_method::fork && !forks_->running()) replace_fork_server();
+    const bool by_server = forks_ && options_.start == start_method::fork;
+    if (by_server) {
         const auto made = forks_->start_worker(options_.start_timeout);
         pid = made.pid;
         channel = made.channel;
@@ -438,6 +443,7 @@ void pool_core::launch_worker() {
     }
     auto w = std::make_unique<worker_process>();
     w->pid = pid;
+    w->forked = by_server;
     w->channel = channel;
     w->pidfd = sys::pidfd_open(pid);
     w->launched = clock::now();
@@ -607,8 +613,24 @@ void pool_core::handle_message(worker_process& w, message& m) {
     }
 }
 
+void pool_core::replace_fork_server() {
+    // Its workers died with it (they die with their parent). This process
+    // runs threads now, so a new server cannot be forked from it; spawned
+    // workers can take over, if this program serves as one.
+    const pid_t server = forks_->pid();
+    if (!program_serves_workers()) {
+        throw start_error(fmt::format(
+            "the pool's fork server (pid {}) ended, and no worker can be started in its place: this program's "
+            "main() does not call strata::serve_if_worker(), which spawned workers need",
+            server));
+    }
+    options_.start = start_method::spawn;
+    options_.worker_program = "/proc/self/exe";
+    ++stats_.fork_servers_lost;
+}
+
 int pool_core::reap(worker_process& w, bool block) {
-    if (forks_) {
+    if (w.forked && forks_) {
         // The fork server is the parent: it reaps, and reports the status.
         pollfd exit_watch{w.pidfd, POLLIN, 0};
         const bool exited = ::poll(&exit_watch, 1, 0) > 0;

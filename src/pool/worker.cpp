@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <algorithm>
 #include <cstdio>
@@ -178,6 +179,12 @@ void worker_main(int channel, pid_t parent, const std::string& initializer, work
 
 bool spawned_as_worker() noexcept { return std::getenv(worker_channel_variable) != nullptr; }
 
+namespace {
+std::atomic<bool> serves_workers{false};
+}  // namespace
+
+bool program_serves_workers() noexcept { return serves_workers.load(); }
+
 pid_t launch_worker(bool fork, const std::string& program, int child_end, const std::vector<int>& close_in_child,
                     const std::string& initializer, worker_role role) {
     const pid_t parent = ::getpid();
@@ -232,6 +239,7 @@ pid_t launch_worker(bool fork, const std::string& program, int child_end, const 
 namespace strata {
 
 void serve_if_worker() {
+    detail::serves_workers.store(true);
     const char* channel = std::getenv(detail::worker_channel_variable);
     const char* parent = std::getenv(detail::worker_parent_variable);
     if (channel == nullptr || parent == nullptr) return;

@@ -33,4 +33,8 @@ pid_t launch_worker(bool fork, const std::string& program, int child_end, const 
 /// True in a process that was spawned as a worker (the variables are set).
 bool spawned_as_worker() noexcept;
 
+/// True once main() has called serve_if_worker(): the program can be
+/// spawned as a worker.
+bool program_serves_workers() noexcept;
+
 }  // namespace strata::detail

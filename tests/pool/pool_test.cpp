@@ -15,6 +15,7 @@
 #include <random>
 #include <ranges>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "strata/detail/fault_injection.hpp"
@@ -368,6 +369,42 @@ TEST_CASE("Pool.StartMethod.replacement workers come from the fork server, never
         REQUIRE(finished);
         CHECK(all.get()[399] == 399 * 399);
         CHECK(workers.stats().workers_started >= 400);
+    }
+    CHECK_NO_LEAKS(snapshot);
+}
+
+TEST_CASE("Pool.ForkServer.killed: its workers' tasks fail with worker_lost, spawned workers take over") {
+    strata::test::leak_check snapshot;
+    {
+        pool workers({.processes = 2, .initializer = "set_initialised", .start = start_method::fork});
+        const auto before = workers.worker_pids();
+        REQUIRE(before.size() == 2);
+        // The fork server is the workers' parent.
+        const pid_t server = [&] {
+            std::ifstream stat("/proc/" + std::to_string(before.front()) + "/stat");
+            std::string line;
+            std::getline(stat, line);
+            std::istringstream rest(line.substr(line.rfind(')') + 2));
+            char state = 0;
+            pid_t parent = 0;
+            rest >> state >> parent;
+            return parent;
+        }();
+        REQUIRE(server != ::getpid());
+        auto slow = workers.submit(sleep_ms, 5'000);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        REQUIRE(::kill(server, SIGKILL) == 0);
+        CHECK(failure_of<strata::worker_lost>(slow).task_name() == "sleep_ms");
+        // New workers, spawned, initialised like the first ones.
+        std::vector<std::int64_t> items(64);
+        std::iota(items.begin(), items.end(), 0);
+        const auto squares = workers.map(square, items);
+        CHECK(squares[63] == 63 * 63);
+        CHECK(workers.apply(read_initialised) == 42);
+        CHECK(workers.stats().fork_servers_lost == 1);
+        for (const auto pid : workers.worker_pids()) {
+            CHECK(std::find(before.begin(), before.end(), pid) == before.end());
+        }
     }
     CHECK_NO_LEAKS(snapshot);
 }

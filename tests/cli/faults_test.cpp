@@ -1,0 +1,122 @@
+// Cli.Faults: a batch whose fork server is killed or whose worker is stopped
+// finishes, fails only what it must, and writes a report that says so.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "support/files.hpp"
+#include "support/paths.hpp"
+#include "support/subprocess.hpp"
+#include "support/temp_folder.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using strata::test::all_complete;
+using strata::test::children_of;
+using strata::test::contains;
+using strata::test::files_in;
+using strata::test::make_photos;
+using strata::test::no_temporaries;
+using strata::test::run_strata;
+using strata::test::temp_folder;
+using strata::test::workers_of;
+
+// Waits (up to 30 s) until the strata process `pid` has workers; returns them.
+std::vector<pid_t> wait_for_workers(pid_t pid, std::size_t at_least) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    std::vector<pid_t> found;
+    while ((found = workers_of(pid)).size() < at_least && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return found;
+}
+
+// Waits until the first output exists in `out`.
+void wait_for_first_output(const fs::path& out) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < give_up && (!fs::exists(out) || files_in(out) == 0)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+}
+
+// The report's files by status.
+std::map<std::string, int> statuses(const nlohmann::json& report) {
+    std::map<std::string, int> counts;
+    for (const auto& file : report["files"]) ++counts[file["status"].get<std::string>()];
+    return counts;
+}
+
+}  // namespace
+
+TEST_CASE("Cli.Faults.the fork server killed mid-batch: spawned workers take over, every file is converted, the report is complete") {
+    temp_folder folder;
+    const fs::path in = folder.path / "in";
+    constexpr int count = 16;
+    make_photos(in, "chelsea.jpg", 4, count);
+    const fs::path out = folder.path / "out";
+    const fs::path report = folder.path / "report.json";
+    bool killed = false;
+    const auto result = strata::test::run_strata_while(
+        {"batch", in.string(), out.string(), "-f", "median=size=7,sharpen", "-w", "2", "--schedule", "files",
+         "--retries", "2", "--json", report.string()},
+        [&](pid_t pid) {
+            wait_for_workers(pid, 2);
+            wait_for_first_output(out);
+            // The fork server is the child whose children are the workers.
+            for (const pid_t child : children_of(pid)) {
+                if (!children_of(child).empty()) killed = ::kill(child, SIGKILL) == 0;
+            }
+        });
+    REQUIRE(killed);
+    CHECK(result.exit_code == 0);
+    CHECK(files_in(out) == count);
+    CHECK(all_complete(out));
+    CHECK(no_temporaries(out));
+    const auto json = nlohmann::json::parse(std::ifstream(report));
+    CHECK(json["totals"]["converted"] == count);
+    CHECK(statuses(json)["converted"] == count);
+}
+
+TEST_CASE("Cli.Faults.a stopped worker: its file fails alone after --timeout, its worker is replaced, the run ends") {
+    temp_folder folder;
+    const fs::path in = folder.path / "in";
+    constexpr int count = 8;
+    make_photos(in, "chelsea.jpg", 4, count);
+    for (const char* schedule : {"files", "strips"}) {
+        CAPTURE(schedule);
+        const fs::path out = folder.path / (std::string("out-") + schedule);
+        const fs::path report = folder.path / (std::string("report-") + schedule + ".json");
+        pid_t stopped = 0;
+        const auto started = std::chrono::steady_clock::now();
+        const auto result = strata::test::run_strata_while(
+            {"batch", in.string(), out.string(), "-f", "median=size=7", "-w", "2", "--schedule", schedule,
+             "--timeout", "2", "--json", report.string()},
+            [&](pid_t pid) {
+                const auto workers = wait_for_workers(pid, 2);
+                wait_for_first_output(out);
+                if (!workers.empty() && ::kill(workers.front(), SIGSTOP) == 0) stopped = workers.front();
+            });
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        REQUIRE(stopped != 0);
+        ::kill(stopped, SIGKILL);  // in case it outlived the run (it must not have)
+        CHECK(seconds < 30);
+        CHECK(result.exit_code == 1);
+        CHECK(contains(result.err, "timed out after 2 s; its worker was killed (--timeout)"));
+        const auto json = nlohmann::json::parse(std::ifstream(report));
+        CHECK(json["totals"]["failed"] == 1);
+        CHECK(json["totals"]["converted"] == count - 1);
+        CHECK(files_in(out) == count - 1);
+        CHECK(all_complete(out));
+        CHECK(no_temporaries(out));
+    }
+}
