@@ -162,6 +162,7 @@ template <class Convert>
 bool attempt(batch_run& run, std::size_t index, Convert&& convert) {
     batch_item& item = run.plan.items[index];
     bool lost = false;
+    bool timed_out = false;
     try {
         record(item, convert());
     } catch (const remote_error& e) {
@@ -177,6 +178,7 @@ bool attempt(batch_run& run, std::size_t index, Convert&& convert) {
         lost = true;
     } catch (const task_timeout& e) {
         note_timeout(item, e.limit());
+        timed_out = true;
     } catch (const output_exists&) {
         note_appeared(item);
     } catch (const std::bad_alloc&) {
@@ -187,7 +189,9 @@ bool attempt(batch_run& run, std::size_t index, Convert&& convert) {
         item.note = reason_of(e.what(), item);
     }
     const bool stopping = run.stopped();
-    if (item.status == item_status::failed && (lost || stopping) && published_anyway(run, index)) return false;
+    if (item.status == item_status::failed && (lost || timed_out || stopping) && published_anyway(run, index)) {
+        return false;
+    }
     if (item.status == item_status::failed && stopping) {
         item.status = item_status::interrupted;
         item.note = "the run was stopped";

@@ -25,6 +25,7 @@ namespace detail {
 
 struct image_reader::state {
     std::filesystem::path path;
+    file_version version;  // of the file as it was opened
     vips::VImage pixels;  // the file's pixels as strata lays them out, decoded on demand
     image target;
     vips::VImage memory;  // target's pixels as a libvips image
@@ -41,6 +42,7 @@ struct image_reader::state {
 image_reader::image_reader(const std::filesystem::path& path, const load_options& options)
     : state_(std::make_unique<state>()) {
     state_->path = path;
+    state_->version = version_of(path);
     chosen_loader loader;
     vips::VImage source = open_image(path, options, true, &loader);
     try {
@@ -99,6 +101,7 @@ void image_reader::read_until(int y_end) {
         }
         state_->rows_read += rows.height;
     }
+    if (state_->rows_read == layout().height) check_unchanged(state_->path, state_->version);
 }
 
 }  // namespace detail

@@ -205,9 +205,11 @@ int generate_when_ready(VipsRegion* out, void* sequence, void*, void* ready, gbo
 void encode_to(const vips::VImage& out, const detail::output_place& place, const std::string& bracket, bool overwrite) {
     const std::string suffix = std::filesystem::path(place.name).extension().string();
     const std::string format = suffix + bracket;
-    const bool to_target = vips_foreign_find_save_target(format.c_str()) != nullptr;
+    // Savers without a target (FITS, say), and the .v saver, whose target
+    // must have a file name, open a path themselves.
+    const char* target_saver = vips_foreign_find_save_target(format.c_str());
     vips_error_clear();
-    // Savers without a target (FITS, say) open a path themselves.
+    const bool to_target = target_saver != nullptr && std::string_view(target_saver) != "VipsForeignSaveVipsTarget";
     detail::pending_file file(place, suffix, !to_target);
     if (to_target) {
         descriptor_sink sink{file.fd()};

@@ -1,6 +1,8 @@
 // Internal: the libvips side of image reading, shared by the image sources.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -28,6 +30,21 @@ sample_type held_as(VipsBandFormat format);
 /// access. `used`, if given, receives the loader.
 vips::VImage open_image(const std::filesystem::path& path, const load_options& options, bool sequential = true,
                         chosen_loader* used = nullptr);
+
+/// What a file is at one moment, to tell whether it changed while it was
+/// read: device, inode, size and modification time.
+struct file_version {
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = -1;
+    long long modified_ns = 0;
+    bool operator==(const file_version&) const = default;
+};
+/// The version of `path` now (size -1 if it cannot be looked at).
+file_version version_of(const std::filesystem::path& path);
+/// Throws image_error if `path` is no longer `before`: a file cut short or
+/// rewritten while it was decoded gives pixels that are not its own.
+void check_unchanged(const std::filesystem::path& path, const file_version& before);
 
 /// The reason libvips gave for `failure`, without its domain prefixes and the
 /// quoted file name. Clears libvips' error buffer.

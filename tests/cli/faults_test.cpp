@@ -7,12 +7,14 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "strata/strata.hpp"
 #include "support/files.hpp"
 #include "support/paths.hpp"
 #include "support/subprocess.hpp"
@@ -39,6 +41,36 @@ std::vector<pid_t> wait_for_workers(pid_t pid, std::size_t at_least) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return found;
+}
+
+// CPU time (user + system ticks) a process has used so far.
+long cpu_ticks(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) return -1;
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    long user = 0;
+    long system = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+        if (i == 14) user = std::stol(field);
+        if (i == 15) system = std::stol(field);
+    }
+    return user + system;
+}
+
+// A worker of `pid` that is computing right now (its CPU time grows), or 0.
+pid_t busy_worker(pid_t pid) {
+    for (int look = 0; look < 200; ++look) {
+        const auto workers = workers_of(pid);
+        std::vector<long> before;
+        for (const pid_t worker : workers) before.push_back(cpu_ticks(worker));
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        for (std::size_t i = 0; i < workers.size(); ++i) {
+            if (cpu_ticks(workers[i]) > before[i] + 1) return workers[i];
+        }
+    }
+    return 0;
 }
 
 // Waits until the first output exists in `out`.
@@ -92,19 +124,20 @@ TEST_CASE("Cli.Faults.a stopped worker: its file fails alone after --timeout, it
     const fs::path in = folder.path / "in";
     constexpr int count = 8;
     make_photos(in, "chelsea.jpg", 4, count);
-    for (const char* schedule : {"files", "strips"}) {
+    for (const std::string schedule : {"files", "strips"}) {
         CAPTURE(schedule);
-        const fs::path out = folder.path / (std::string("out-") + schedule);
-        const fs::path report = folder.path / (std::string("report-") + schedule + ".json");
+        const fs::path out = folder.path / ("out-" + schedule);
+        const fs::path report = folder.path / ("report-" + schedule + ".json");
         pid_t stopped = 0;
         const auto started = std::chrono::steady_clock::now();
         const auto result = strata::test::run_strata_while(
             {"batch", in.string(), out.string(), "-f", "median=size=7", "-w", "2", "--schedule", schedule,
              "--timeout", "2", "--json", report.string()},
             [&](pid_t pid) {
-                const auto workers = wait_for_workers(pid, 2);
+                wait_for_workers(pid, 2);
                 wait_for_first_output(out);
-                if (!workers.empty() && ::kill(workers.front(), SIGSTOP) == 0) stopped = workers.front();
+                const pid_t busy = busy_worker(pid);
+                if (busy != 0 && ::kill(busy, SIGSTOP) == 0) stopped = busy;
             });
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         REQUIRE(stopped != 0);
@@ -119,4 +152,40 @@ TEST_CASE("Cli.Faults.a stopped worker: its file fails alone after --timeout, it
         CHECK(all_complete(out));
         CHECK(no_temporaries(out));
     }
+}
+
+TEST_CASE("Cli.Faults.an input cut short while it is read fails alone: no SIGBUS, no output, a report") {
+    temp_folder folder;
+    const fs::path in = folder.path / "in";
+    fs::create_directories(in);
+    // libvips maps .v files into memory: a file truncated under the mapping
+    // raised SIGBUS in the process reading it.
+    const fs::path original = folder.path / "big.v";
+    strata::write_image(strata::image({6000, 6000, 3, strata::sample_type::u8}), original);
+    int cut_mid_read = 0;
+    for (const int delay_ms : {30, 60, 90, 120, 160, 200, 250, 300}) {
+        CAPTURE(delay_ms);
+        fs::copy_file(original, in / "big.v", fs::copy_options::overwrite_existing);
+        const fs::path out = folder.path / fmt::format("out-{}", delay_ms);
+        const fs::path report = folder.path / fmt::format("report-{}.json", delay_ms);
+        const auto result = strata::test::run_strata_while(
+            {"batch", in.string(), out.string(), "-f", "invert", "--format", "png", "--schedule", "strips", "-w", "2",
+             "--allow-loader", "vipsload", "--json", report.string()},
+            [&](pid_t) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+                fs::resize_file(in / "big.v", 100'000);
+            });
+        CHECK(result.exit_code >= 0);  // not killed by a signal
+        REQUIRE(fs::exists(report));
+        const auto json = nlohmann::json::parse(std::ifstream(report));
+        if (result.exit_code == 1) {
+            CHECK(json["totals"]["failed"] == 1);
+            CHECK((!fs::exists(out) || files_in(out) == 0));
+            cut_mid_read += contains(result.err, "changed while it was read (its size went from");
+        } else {
+            CHECK(result.exit_code == 0);  // read before the cut
+        }
+        if (fs::exists(out)) CHECK(no_temporaries(out));
+    }
+    CHECK(cut_mid_read > 0);  // at least one cut landed while the pixels were being read
 }
