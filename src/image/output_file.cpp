@@ -95,11 +95,10 @@ void pending_file::publish(bool replace) {
         throw image_error(place_.shown, fmt::format("cannot create: {}", errno_text(number)));
     };
     if (named()) {
-        // A writer opened the file by path: it must still be ours.
-        struct stat held {};
+        // A writer opened the file by path (and may have made it afresh): it
+        // must be a plain file, not a link planted in its place.
         struct stat listed {};
-        if (::fstat(fd_, &held) != 0 || ::fstatat(folder, temporary_.c_str(), &listed, AT_SYMLINK_NOFOLLOW) != 0 ||
-            held.st_ino != listed.st_ino || held.st_dev != listed.st_dev) {
+        if (::fstatat(folder, temporary_.c_str(), &listed, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(listed.st_mode)) {
             throw image_error(place_.shown, "its temporary file was replaced while it was written");
         }
         if (replace) {

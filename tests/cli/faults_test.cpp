@@ -189,3 +189,44 @@ TEST_CASE("Cli.Faults.an input cut short while it is read fails alone: no SIGBUS
     }
     CHECK(cut_mid_read > 0);  // at least one cut landed while the pixels were being read
 }
+
+TEST_CASE("Cli.Faults.SIGINT and SIGTERM leave no temporary file, for savers that write by name (FITS) too") {
+    temp_folder folder;
+    const fs::path in = folder.path / "in";
+    constexpr int count = 12;
+    make_photos(in, "astronaut.jpg", 3, count);
+    int stopped_mid_run = 0;
+    for (const int signal : {SIGINT, SIGTERM, SIGINT, SIGTERM}) {
+        const fs::path out = folder.path / fmt::format("out-{}-{}", signal, stopped_mid_run);
+        const auto result = strata::test::run_strata_while(
+            {"batch", in.string(), out.string(), "-f", "invert", "--name", "{stem}.fits", "-w", "2"}, [&](pid_t pid) {
+                wait_for_first_output(out);
+                ::kill(-pid, signal);  // the whole process group, as a terminal does
+            });
+        CAPTURE(signal);
+        CHECK(result.exit_code == 128 + signal);
+        stopped_mid_run += files_in(out) < count;
+        CHECK(no_temporaries(out));
+    }
+    CHECK(stopped_mid_run > 0);
+    // One file, encoded in this process by `apply`, which has no handler of its own.
+    make_photos(folder.path / "large", "astronaut.jpg", 6, 1);
+    for (const int signal : {SIGINT, SIGTERM}) {
+        CAPTURE(signal);
+        const fs::path out = folder.path / "apply";
+        fs::create_directories(out);
+        const auto result = strata::test::run_strata_while(
+            {"apply", (folder.path / "large" / "photo-01.jpg").string(), (out / "large.fits").string(), "-f", "invert"},
+            [&](pid_t pid) {
+                // Once the encoder has begun its hidden file.
+                const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+                while (std::chrono::steady_clock::now() < give_up && fs::is_empty(out)) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                }
+                ::kill(-pid, signal);
+            });
+        CHECK(result.exit_code == -signal);
+        CHECK(no_temporaries(out));
+        CHECK(fs::is_empty(out));
+    }
+}
