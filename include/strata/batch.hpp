@@ -71,6 +71,12 @@ struct batch_options {
     /// Applies to the pool run_batch makes; a pool given to it keeps its own
     /// pool_options::timeout. Zero: no limit.
     std::chrono::milliseconds timeout{600'000};
+    /// Memory (bytes) the run's images may take together, when
+    /// loading.max_memory is 0: each file is then refused (before decoding)
+    /// if its decoded pixels, held twice (decoded and filtered), would take
+    /// more than its share, the budget over the files converted at once
+    /// (the workers, in files mode; one in strips mode). 0: no budget.
+    std::uint64_t memory_budget = 0;
     /// Files the caller writes besides the images (a report, say): the run
     /// is refused if one of them is an input, lies inside an input folder,
     /// or is one of the outputs.

@@ -31,12 +31,15 @@ struct load_options {
     /// height x bands x bytes per sample, as strata holds them) are refused
     /// before decoding. 0: no limit.
     std::uint64_t max_memory = 0;
+    /// How max_memory was arrived at, for the message that refuses an
+    /// image ("auto: half of the cgroup's 4.0 GiB, 2 files at once").
+    std::string max_memory_origin;
     /// libvips loaders to use although libvips marks them unsafe for
     /// untrusted input (by nickname: "svgload", "magickload", "vipsload",
     /// ...); strata blocks those otherwise. Only for files you trust. A file
     /// whose content is not what its extension says is never read by one.
     std::vector<std::string> allowed_loaders;
-    auto fields() { return std::tie(fail, max_pixels, autorotate, max_memory, allowed_loaders); }
+    auto fields() { return std::tie(fail, max_pixels, autorotate, max_memory, max_memory_origin, allowed_loaders); }
 };
 
 /// Facts about one decoded image file.

@@ -7,6 +7,7 @@
 #include "strata/file_descriptor.hpp"
 #include "strata/image.hpp"
 #include "strata/image_info.hpp"
+#include "strata/memory.hpp"
 #include "strata/pipeline.hpp"
 #include "strata/pool.hpp"
 #include "strata/process.hpp"

@@ -22,6 +22,7 @@
 #include "output_tree.hpp"
 #include "strata/batch.hpp"
 #include "strata/error.hpp"
+#include "strata/memory.hpp"
 #include "strata/pool.hpp"
 #include "../image/convert.hpp"
 #include "../image/vips_io.hpp"
@@ -332,22 +333,32 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
         if (plan.items[i].status == item_status::pending) todo.push_back(i);
     }
     if (todo.empty()) return;
-    batch_run run{plan, options, options.writing, open_output_folder(plan.output_dir),
+    const unsigned count = options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
+    const bool whole_files = options.where != backend::serial &&
+                             (options.schedule == batch_schedule::files ||
+                              (options.schedule == batch_schedule::automatic && todo.size() >= count));
+    batch_options shared = options;
+    if (shared.memory_budget != 0 && shared.loading.max_memory == 0) {
+        // Each file at once holds its pixels twice: decoded, and filtered.
+        const unsigned at_once = whole_files ? count : 1;
+        shared.loading.max_memory = shared.memory_budget / (2 * at_once);
+        shared.loading.max_memory_origin =
+            fmt::format("{} of memory for {} file{} at once, each held decoded and filtered{}",
+                        describe_bytes(shared.memory_budget), at_once, at_once == 1 ? "" : "s",
+                        shared.loading.max_memory_origin.empty() ? "" : "; " + shared.loading.max_memory_origin);
+    }
+    batch_run run{plan, shared, shared.writing, open_output_folder(plan.output_dir),
                   std::vector<fs::path>(plan.items.size()), std::vector<file_identity>(plan.items.size()), stop};
     run.writing.overwrite = options.existing == existing_outputs::overwrite;
     for (const std::size_t i : todo) {
         run.relative[i] = plan.items[i].output.lexically_relative(plan.output_dir);
         run.before[i] = run.identity_of(i);
     }
-    const unsigned count = options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
     std::unique_ptr<pool> own_pool;
     if (options.where == backend::processes && workers == nullptr) {
         own_pool = std::make_unique<pool>(pool_options{.processes = count, .timeout = options.timeout});
         workers = own_pool.get();
     }
-    const bool whole_files = options.where != backend::serial &&
-                             (options.schedule == batch_schedule::files ||
-                              (options.schedule == batch_schedule::automatic && todo.size() >= count));
     // This process decodes and encodes only in strips mode; libvips and
     // OpenCV must not add threads of their own to the workers'.
     detail::ensure_vips();
@@ -359,7 +370,7 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
     };
     const auto convert_here = [&](std::size_t i, const run_options& running, pool* strips_on) {
         return convert_item(plan.items[i].input, run.tree.place(run.relative[i]), plan.chain, run.writing,
-                            options.loading, running, strips_on);
+                            run.options.loading, running, strips_on);
     };
     if (whole_files && options.where == backend::processes) {
         const stop_watch watch(stop, workers);

@@ -209,6 +209,12 @@ int run_batch_command(const batch_flags& flags) {
                                               : existing_outputs::skip;
     options.writing = flags.writing.options();
     options.loading = flags.loading.options();
+    if (const auto budget = flags.loading.memory_budget()) {
+        // Shared by the files held at once, which run_batch knows.
+        options.memory_budget = *budget;
+        options.loading.max_memory = 0;
+        options.loading.max_memory_origin = flags.loading.auto_origin();
+    }
     options.where = backend_named(flags.backend);
     options.schedule = flags.schedule == "files"    ? batch_schedule::files
                        : flags.schedule == "strips" ? batch_schedule::strips

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "strata/memory.hpp"
 #include "validators.hpp"
 
 namespace strata::cli {
@@ -28,7 +29,8 @@ void load_flags::add_to(CLI::App& sub, bool with_orientation) {
         ->capture_default_str();
     sub.add_option("--max-memory", max_memory,
                    "Refuse images whose decoded pixels take more than this: a size in bytes with K, M, G or T "
-                   "(1024-based), 0 for no limit, or auto: half the machine's memory")
+                   "(1024-based), 0 for no limit, or auto: half the memory this process may use (the machine's, "
+                   "its cgroup's limit, ulimit -v), shared by the images held at once")
         ->check(CLI::Validator(
             [](const std::string& text) {
                 return parse_size(text) ? std::string() : "'" + text + "' is not a size such as 512M, 2G, 0 or auto";
@@ -48,12 +50,20 @@ void load_flags::add_to(CLI::App& sub, bool with_orientation) {
             "LOADER"));
 }
 
+std::optional<std::uint64_t> load_flags::memory_budget() const {
+    if (max_memory != "auto") return std::nullopt;
+    return usable_memory().bytes / 2;
+}
+
+std::string load_flags::auto_origin() const {
+    const auto usable = usable_memory();
+    return fmt::format("--max-memory auto: half of the {} this process may use, from its {}; give --max-memory SIZE "
+                       "to choose",
+                       describe_bytes(usable.bytes), usable.source);
+}
+
 std::optional<std::uint64_t> parse_size(const std::string& text) {
-    if (text == "auto") {
-        const long pages = ::sysconf(_SC_PHYS_PAGES);
-        const long page = ::sysconf(_SC_PAGESIZE);
-        return pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) / 2 : 0;
-    }
+    if (text == "auto") return usable_memory().bytes / 2;
     std::uint64_t value = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (error != std::errc() || end == text.data()) return std::nullopt;
@@ -71,7 +81,14 @@ std::optional<std::uint64_t> parse_size(const std::string& text) {
 load_options load_flags::options() const {
     load_options result;
     result.max_pixels = max_pixels;
-    result.max_memory = parse_size(max_memory).value_or(0);
+    if (const auto budget = memory_budget()) {
+        // One image at a time, held decoded and filtered.
+        result.max_memory = *budget / 2;
+        result.max_memory_origin = auto_origin() + ", for one image held decoded and filtered";
+    } else {
+        result.max_memory = parse_size(max_memory).value_or(0);
+        result.max_memory_origin = "--max-memory; raise it to read the image";
+    }
     result.autorotate = !keep_orientation;
     result.allowed_loaders = allowed_loaders;
     result.fail = fail_policy == "none"      ? fail_on::none

@@ -29,10 +29,14 @@ struct load_flags {
     void add_to(CLI::App& sub, bool with_orientation = false);
     /// The options they mean.
     load_options options() const;
+    /// With --max-memory auto: the memory all images held at once may take.
+    std::optional<std::uint64_t> memory_budget() const;
+    /// Where that budget comes from, for messages.
+    std::string auto_origin() const;
 };
 
 /// A size as --max-memory takes it ("512M", "2G", "1048576", "0", "auto":
-/// half the physical memory), in bytes; nullopt if it is not one.
+/// half the memory this process may use), in bytes; nullopt if it is not one.
 std::optional<std::uint64_t> parse_size(const std::string& text);
 
 /// The encoder options shared by commands that write images.

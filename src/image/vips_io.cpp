@@ -21,6 +21,7 @@
 #include <vips/vips8>
 
 #include "strata/error.hpp"
+#include "strata/memory.hpp"
 #include "strata/image_info.hpp"
 #include "loaders.hpp"
 #include "vips_io.hpp"
@@ -132,16 +133,6 @@ chosen_loader check_readable(const std::filesystem::path& path, const load_optio
 
 }  // namespace
 
-std::string describe_bytes(std::uint64_t bytes) {
-    constexpr const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-    double value = static_cast<double>(bytes);
-    std::size_t unit = 0;
-    while (value >= 1024 && unit + 1 < std::size(units)) {
-        value /= 1024;
-        ++unit;
-    }
-    return unit == 0 ? fmt::format("{} bytes", bytes) : fmt::format("{:.1f} {}", value, units[unit]);
-}
 
 sample_type held_as(VipsBandFormat format) {
     return format == VIPS_FORMAT_UCHAR ? sample_type::u8 : format == VIPS_FORMAT_USHORT ? sample_type::u16 : sample_type::f32;
@@ -200,10 +191,11 @@ vips::VImage open_image(const std::filesystem::path& path, const load_options& o
     const std::uint64_t bytes =
         image_layout{image.width(), image.height(), std::min(image.bands(), 4), held_as(image.format())}.bytes();
     if (options.max_memory != 0 && bytes > options.max_memory) {
-        throw image_error(path, fmt::format("{}x{} with {} band{} decodes to {}, over the memory limit of {} (raise the "
-                                            "memory limit to read it)",
+        throw image_error(path, fmt::format("{}x{} with {} band{} decodes to {}, over the memory limit of {} ({})",
                                             image.width(), image.height(), image.bands(), image.bands() == 1 ? "" : "s",
-                                            describe_bytes(bytes), describe_bytes(options.max_memory)));
+                                            strata::describe_bytes(bytes), strata::describe_bytes(options.max_memory),
+                                            options.max_memory_origin.empty() ? "raise the memory limit to read it"
+                                                                              : options.max_memory_origin));
     }
     return image;
 }

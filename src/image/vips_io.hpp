@@ -17,8 +17,6 @@ namespace strata::detail {
 
 /// Starts libvips once per process. Throws strata::error if it cannot.
 void ensure_vips();
-/// "512 bytes", "3.5 MiB", "1.0 GiB".
-std::string describe_bytes(std::uint64_t bytes);
 /// How strata holds samples of a libvips format: 8- and 16-bit unsigned as
 /// they are, anything else as float.
 sample_type held_as(VipsBandFormat format);

@@ -22,6 +22,7 @@
 #include "strata/strata.hpp"
 #include "support/files.hpp"
 #include "support/paths.hpp"
+#include "support/skip.hpp"
 #include "support/subprocess.hpp"
 #include "support/temp_folder.hpp"
 
@@ -223,17 +224,14 @@ TEST_CASE("Cli.Batch.symbolic links: files are read, folders entered only when a
     CHECK(files_in(followed) == 3);  // the loop is not walked again
 }
 
-TEST_CASE("Cli.Batch.a full disk fails the files that do not fit, leaving no partial file; a read-only output is refused") {
+TEST_CASE("Cli.Batch.a full disk fails the files that do not fit, leaving no partial file; a read-only output is refused (needs root)") {
     temp_folder folder;
     // Several sizes, so that the disk fills at different points of a file
     // (its first write, the middle, the encoder's last flush).
     for (const char* size : {"size=160k", "size=220k", "size=300k", "size=360k", "size=420k", "size=500k"}) {
         CAPTURE(size);
         tmpfs_mount small(folder.path / "small", size);
-        if (!small.mounted) {
-            MESSAGE("skipped: this process cannot mount a tmpfs (needs root)");
-            return;
-        }
+        if (!small.mounted) return strata::test::skip("this process cannot mount a tmpfs (needs root)");
         const auto result = run_strata({"batch", (testdata() / "photos").string(), (small.where / "out").string(),
                                         "-f", "invert", "--format", "png"});
         CHECK(result.exit_code == 1);

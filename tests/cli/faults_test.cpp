@@ -16,7 +16,9 @@
 
 #include "strata/strata.hpp"
 #include "support/files.hpp"
+#include "support/cgroup.hpp"
 #include "support/paths.hpp"
+#include "support/skip.hpp"
 #include "support/subprocess.hpp"
 #include "support/temp_folder.hpp"
 
@@ -229,4 +231,39 @@ TEST_CASE("Cli.Faults.SIGINT and SIGTERM leave no temporary file, for savers tha
         CHECK(no_temporaries(out));
         CHECK(fs::is_empty(out));
     }
+}
+
+TEST_CASE("Cli.Faults.--max-memory auto follows the cgroup's limit and shares it among the images held at once (needs a memory cgroup)") {
+    strata::test::memory_cgroup cgroup(std::uint64_t{1} << 30);
+    if (cgroup.path.empty()) return strata::test::skip(cgroup.why_not);
+    temp_folder folder;
+    // 16000x16000 RGB, 16-bit: 1.4 GiB decoded, more than a 1 GiB cgroup holds.
+    const std::string bomb = (strata::test::testdata() / "broken" / "bomb-16k-rgb16.png").string();
+    const std::string strata_exe = strata::test::strata_exe().string();
+    auto result = strata::test::run(
+        {"/bin/sh", "-c", cgroup.joined(strata_exe + " apply '" + bomb + "' '" + (folder.path / "x.png").string() + "' -f invert")});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "decodes to 1.4 GiB, over the memory limit of 256.0 MiB (--max-memory auto: half of the "
+                               "1.0 GiB this process may use, from its cgroup memory."));
+    CHECK(contains(result.err, cgroup.path.string()));
+    CHECK_FALSE(fs::exists(folder.path / "x.png"));
+
+    // 7168x7168 RGB: 147 MiB decoded. One at a time (strips) it fits the
+    // half of 1 GiB held twice; two at once (files, 2 workers) it does not.
+    const fs::path in = folder.path / "in";
+    make_photos(in, "astronaut.jpg", 14, 2);
+    const auto batch = [&](const std::string& out, const std::string& more) {
+        return strata::test::run({"/bin/sh", "-c",
+                                  cgroup.joined(strata_exe + " batch '" + in.string() + "' '" + (folder.path / out).string() +
+                                                "' -f invert -w 2 " + more)});
+    };
+    result = batch("strips", "--schedule strips");
+    CHECK(result.exit_code == 0);
+    result = batch("files", "--schedule files");
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "over the memory limit of 128.0 MiB (512.0 MiB of memory for 2 files at once, each "
+                               "held decoded and filtered; --max-memory auto: half of the 1.0 GiB"));
+    result = batch("given", "--schedule strips --max-memory 40M");
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "over the memory limit of 40.0 MiB (--max-memory; raise it to read the image)"));
 }

@@ -19,7 +19,9 @@
 #include <thread>
 
 #include "strata/detail/fault_injection.hpp"
+#include "support/cgroup.hpp"
 #include "support/leaks.hpp"
+#include "support/skip.hpp"
 #include "tasks.hpp"
 
 using namespace pool_tasks;
@@ -225,31 +227,16 @@ TEST_CASE("Pool.Failure.a dying worker fails only its task with worker_lost and 
     });
 }
 
-TEST_CASE("Pool.Failure.a worker killed by the OOM killer fails with worker_lost") {
-    // A memory cgroup with a 64 MiB limit; skipped where cgroups cannot be made.
-    const std::string cgroup = "/sys/fs/cgroup/memory/strata-oom-test-" + std::to_string(::getpid());
-    std::error_code ec;
-    if (!std::filesystem::create_directory(cgroup, ec)) {
-        MESSAGE("skipped: cannot create a memory cgroup here (" << ec.message() << ")");
-        return;
-    }
-    {
-        std::ofstream(cgroup + "/memory.limit_in_bytes") << (64 << 20);
-        std::ofstream(cgroup + "/memory.memsw.limit_in_bytes") << (64 << 20);
-    }
-    {
-        pool workers({.processes = 1, .timeout = std::chrono::seconds(20)});
-        auto hog = workers.submit(exhaust_memory_in, cgroup);
-        hog.wait();
-        if (!hog.failed()) {
-            MESSAGE("skipped: this kernel did not enforce the cgroup's memory limit");
-        } else {
-            const auto lost = failure_of<strata::worker_lost>(hog);
-            CHECK(lost.how().find("signal 9") != std::string::npos);
-        }
-        CHECK(workers.apply(square, std::int64_t{3}) == 9);
-    }
-    std::filesystem::remove(cgroup, ec);
+TEST_CASE("Pool.Failure.a worker killed by the OOM killer fails with worker_lost (needs a memory cgroup)") {
+    strata::test::memory_cgroup cgroup(64 << 20);
+    if (cgroup.path.empty()) return strata::test::skip(cgroup.why_not);
+    pool workers({.processes = 1, .timeout = std::chrono::seconds(20)});
+    auto hog = workers.submit(exhaust_memory_in, cgroup.path.string());
+    hog.wait();
+    if (!hog.failed()) return strata::test::skip("this kernel did not enforce the cgroup's memory limit");
+    const auto lost = failure_of<strata::worker_lost>(hog);
+    CHECK(lost.how().find("signal 9") != std::string::npos);
+    CHECK(workers.apply(square, std::int64_t{3}) == 9);
 }
 
 TEST_CASE("Pool.Failure.a crash inside a map fails one chunk; map reports the first failed item's chunk") {
