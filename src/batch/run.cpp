@@ -21,6 +21,7 @@
 
 #include "output_tree.hpp"
 #include "strata/batch.hpp"
+#include "strata/detail/resource_hint.hpp"
 #include "strata/error.hpp"
 #include "strata/memory.hpp"
 #include "strata/pool.hpp"
@@ -171,7 +172,7 @@ bool attempt(batch_run& run, std::size_t index, Convert&& convert) {
             note_appeared(item);
         } else {
             item.status = item_status::failed;
-            item.note = reason_of(e.message(), item);
+            item.note = detail::with_resource_hint(reason_of(e.message(), item));
         }
     } catch (const worker_lost& e) {
         item.status = item_status::failed;
@@ -184,10 +185,10 @@ bool attempt(batch_run& run, std::size_t index, Convert&& convert) {
         note_appeared(item);
     } catch (const std::bad_alloc&) {
         item.status = item_status::failed;
-        item.note = "out of memory (lower --workers or --max-memory, or raise the memory limit: ulimit -v)";
+        item.note = detail::with_resource_hint("out of memory");
     } catch (const std::exception& e) {
         item.status = item_status::failed;
-        item.note = reason_of(e.what(), item);
+        item.note = detail::with_resource_hint(reason_of(e.what(), item));
     }
     const bool stopping = run.stopped();
     if (item.status == item_status::failed && (lost || timed_out || stopping) && published_anyway(run, index)) {
@@ -245,7 +246,7 @@ void run_files_on_pool(batch_run& run, const std::vector<std::size_t>& todo, poo
         } catch (const std::exception& e) {
             // A folder that is a link, or a pool that can start no worker.
             item.status = item_status::failed;
-            item.note = reason_of(e.what(), item);
+            item.note = detail::with_resource_hint(reason_of(e.what(), item));
             return false;
         }
         running.push_back({index, std::move(result), tries_left});

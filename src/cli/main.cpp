@@ -1,14 +1,19 @@
 // strata's command-line entry point: global flags, subcommand dispatch, exit codes.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <new>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "command.hpp"
+#include "strata/detail/resource_hint.hpp"
 #include "strata/detail/suggest.hpp"
 #include "strata/error.hpp"
 #include "strata/pool.hpp"
@@ -51,10 +56,21 @@ int usage_error(const CLI::App& app, const CLI::ParseError& e) {
     return exit_usage;
 }
 
+// Workers, shared images and outputs each take descriptors: allow as many as
+// the hard limit does (the soft one is often 1024), as servers do.
+void raise_open_file_limit() {
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &files);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     strata::serve_if_worker();  // a spawned pool worker serves tasks and never returns
+    raise_open_file_limit();
     CLI::App app{"strata: filter and convert images in parallel, strip by strip, in worker processes.",
                  "strata"};
     app.set_version_flag("--version", fmt::format("strata {}", strata::version()),
@@ -97,10 +113,20 @@ int main(int argc, char** argv) {
         try {
             return run();
         } catch (const strata::error& e) {
-            fmt::print(stderr, "strata {}: {}\n", sub->get_name(), e.what());
+            fmt::print(stderr, "strata {}: {}\n", sub->get_name(), strata::detail::with_resource_hint(e.what()));
+            return exit_failure;
+        } catch (const std::bad_alloc&) {
+            fmt::print(stderr, "strata {}: {}\n", sub->get_name(), strata::detail::with_resource_hint("out of memory"));
+            return exit_failure;
+        } catch (const std::system_error& e) {
+            // The system refused something (a thread, a file): say which limit.
+            const bool no_thread = e.code() == std::errc::resource_unavailable_try_again;
+            fmt::print(stderr, "strata {}: {}{}\n", sub->get_name(), no_thread ? "cannot start a thread or process: " : "",
+                       strata::detail::with_resource_hint(e.what()));
             return exit_failure;
         } catch (const std::exception& e) {
-            fmt::print(stderr, "strata {}: unexpected failure: {}\n", sub->get_name(), e.what());
+            fmt::print(stderr, "strata {}: unexpected failure: {}\n", sub->get_name(),
+                       strata::detail::with_resource_hint(e.what()));
             return exit_failure;
         }
     }

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <array>
@@ -33,8 +34,15 @@ constexpr int cleaned_signals[] = {SIGTERM, SIGINT, SIGHUP};
 
 extern "C" void remove_and_end(int signal_number) {
     remove_temporary_files();
-    // SA_RESETHAND restored the default action; deliver the signal again
-    // so the process ends as it would have.
+    // Another thread may have been creating one of them just then (a saver
+    // that makes its file afresh): give it a moment, and remove again.
+    const timespec moment{0, 20'000'000};
+    ::nanosleep(&moment, nullptr);
+    remove_temporary_files();
+    // SA_RESETHAND restored the default action; the signal delivered again
+    // (once this handler returns: it is blocked until then, as are the
+    // others, so no second signal cuts the clean-up short) ends the process
+    // as it would have.
     ::raise(signal_number);
 }
 
@@ -48,7 +56,8 @@ void handle_fatal_signals() noexcept {
         struct sigaction action {};
         action.sa_handler = remove_and_end;
         sigemptyset(&action.sa_mask);
-        action.sa_flags = SA_RESETHAND | SA_NODEFER;
+        for (const int blocked : cleaned_signals) sigaddset(&action.sa_mask, blocked);
+        action.sa_flags = SA_RESETHAND;
         ::sigaction(signal_number, &action, nullptr);
     }
 }

@@ -31,7 +31,13 @@ namespace {
     for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
         if (signal_number != SIGKILL && signal_number != SIGSTOP) ::signal(signal_number, SIG_DFL);
     }
+    // Ctrl-C, SIGTERM and a hang-up sent to the process group are for the
+    // parent and the workers: a server that died of one would take the
+    // workers with it (PR_SET_PDEATHSIG) before they could clean up. It ends
+    // with its channel, or with its parent.
     ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGTERM, SIG_IGN);
+    ::signal(SIGHUP, SIG_IGN);
     ::signal(SIGPIPE, SIG_IGN);
     sigset_t children;
     sigemptyset(&children);

@@ -277,6 +277,14 @@ std::vector<message> parse_packet(std::span<const std::byte> bytes, std::vector<
     return messages;
 }
 
+namespace {
+
+// The kernel drops the descriptors of a message it cannot give this process.
+constexpr const char* descriptors_lost =
+    "the descriptors sent with a message were dropped: this process has no room for them (Too many open files)";
+
+}  // namespace
+
 received receive_packet(int socket, bool wait) {
     thread_local std::vector<std::byte> buffer(max_packet + 1);
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 253)];
@@ -304,7 +312,11 @@ received receive_packet(int socket, bool wait) {
     }
     std::vector<int> fds = received_fds(header);
     if (n == 0 && fds.empty()) return result;  // closed
-    if ((header.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
+    if ((header.msg_flags & MSG_CTRUNC) != 0) {
+        close_all(fds);
+        throw protocol_error(descriptors_lost);
+    }
+    if ((header.msg_flags & MSG_TRUNC) != 0) {
         close_all(fds);
         throw protocol_error("packet larger than the channel allows");
     }
@@ -364,7 +376,9 @@ received receive_waiting(int socket) {
             return result;
         }
         if ((header.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
-            give_up(received::status::malformed, "packet larger than the channel allows");
+            give_up(received::status::malformed, (header.msg_flags & MSG_CTRUNC) != 0
+                                                     ? descriptors_lost
+                                                     : "packet larger than the channel allows");
             return result;
         }
         try {

@@ -267,3 +267,36 @@ TEST_CASE("Cli.Faults.--max-memory auto follows the cgroup's limit and shares it
     CHECK(result.exit_code == 1);
     CHECK(contains(result.err, "over the memory limit of 40.0 MiB (--max-memory; raise it to read the image)"));
 }
+
+TEST_CASE("Cli.Faults.out of descriptors, processes or memory: the message names the limit, never 'unexpected failure'") {
+    temp_folder folder;
+    const fs::path in = folder.path / "in";
+    make_photos(in, "chelsea.jpg", 2, 6);
+    const std::string strata_exe = strata::test::strata_exe().string();
+    const auto limited = [&](const std::string& limit, const std::string& arguments) {
+        return strata::test::run({"/bin/sh", "-c", limit + " && exec " + strata_exe + " " + arguments});
+    };
+    for (const char* schedule : {"files", "strips"}) {
+        CAPTURE(schedule);
+        for (const int files : {12, 13, 14}) {
+            CAPTURE(files);
+            const auto result = limited(fmt::format("ulimit -n {}", files),
+                                        fmt::format("batch '{}' '{}' -f invert -w 2 --schedule {}", in.string(),
+                                                    (folder.path / fmt::format("out-{}-{}", schedule, files)).string(),
+                                                    schedule));
+            CHECK(result.exit_code >= 0);
+            if (result.exit_code != 0) {
+                CHECK(contains(result.err, fmt::format("(ulimit -n: {} open files; raise it, or use fewer workers)", files)));
+            }
+            CHECK_FALSE(contains(result.err, "unexpected failure"));
+            CHECK_FALSE(contains(result.err, "packet larger than the channel allows"));
+        }
+    }
+    // Too little address space for the threads of a resize's encoder.
+    const auto result = limited("ulimit -v 200000", fmt::format("apply '{}' '{}' -f resize=scale=6", (in / "photo-01.jpg").string(),
+                                                                (folder.path / "big.png").string()));
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "ulimit -v"));
+    CHECK_FALSE(contains(result.err, "unexpected failure"));
+    CHECK_FALSE(fs::exists(folder.path / "big.png"));
+}
