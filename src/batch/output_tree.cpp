@@ -1,6 +1,6 @@
 // output_tree: folders below OUTPUT_DIR opened and made with openat/mkdirat,
 // one name at a time, never through a symbolic link.
-#include "output_tree.hpp"
+#include "strata/detail/output_tree.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

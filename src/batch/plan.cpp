@@ -14,7 +14,7 @@
 #include <fmt/format.h>
 #include <vips/vips8>
 
-#include "output_tree.hpp"
+#include "strata/detail/output_tree.hpp"
 #include "strata/batch.hpp"
 #include "strata/error.hpp"
 #include "../image/loaders.hpp"

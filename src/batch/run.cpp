@@ -19,7 +19,7 @@
 #include <tbb/task_arena.h>
 #include <vips/vips8>
 
-#include "output_tree.hpp"
+#include "strata/detail/output_tree.hpp"
 #include "strata/batch.hpp"
 #include "strata/detail/resource_hint.hpp"
 #include "strata/error.hpp"

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -20,6 +21,7 @@
 #include "load_flags.hpp"
 #include "output_file.hpp"
 #include "strata/batch.hpp"
+#include "strata/detail/output_tree.hpp"
 #include "strata/detail/temporary_files.hpp"
 #include "strata/pool.hpp"
 #include "validators.hpp"
@@ -198,6 +200,18 @@ std::string prepare_output_dir(const fs::path& folder) {
     return {};  // no O_TMPFILE here: each file will say what went wrong, if anything
 }
 
+// Where the report goes: a report inside the output folder is placed
+// beneath it as the images are (no symbolic link below it followed);
+// elsewhere, at the path given.
+detail::output_place report_place(const fs::path& report, const fs::path& output_dir) {
+    const fs::path relative = fs::absolute(report).lexically_normal().lexically_relative(fs::absolute(output_dir).lexically_normal());
+    if (relative.empty() || *relative.begin() == ".." || relative == ".") return detail::place_of(report);
+    std::error_code ec;
+    fs::create_directories(output_dir, ec);  // a run with nothing to convert has not made it
+    detail::output_tree tree(output_dir);
+    return {tree.folder(relative.parent_path(), true, report), relative.filename().string(), report};
+}
+
 int run_batch_command(const batch_flags& flags) {
     const auto start = clock_type::now();
     std::vector<fs::path> inputs(flags.paths.begin(), flags.paths.end() - 1);
@@ -238,11 +252,14 @@ int run_batch_command(const batch_flags& flags) {
         return exit_usage;
     }
 
+    std::optional<detail::output_place> report;
     const auto write_report = [&](bool interrupted) {
         if (flags.json_path.empty()) return;
         const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
-        write_file_atomically(flags.json_path, report_of(plan, flags, seconds, interrupted).dump(2, ' ', false,
-                                                         nlohmann::json::error_handler_t::replace) + "\n");
+        if (!report) report = report_place(flags.json_path, output_dir);
+        write_file_atomically(*report, report_of(plan, flags, seconds, interrupted)
+                                           .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                           "\n");
     };
 
     const std::size_t to_convert = tally(plan)[item_status::pending];
@@ -265,6 +282,15 @@ int run_batch_command(const batch_flags& flags) {
         if (const std::string problem = prepare_output_dir(output_dir); !problem.empty()) {
             fmt::print(stderr, "strata batch: {}\n", problem);
             return exit_failure;
+        }
+    }
+    // Where the report goes is settled before any work.
+    if (!flags.json_path.empty()) {
+        try {
+            report = report_place(flags.json_path, output_dir);
+        } catch (const image_error& e) {
+            fmt::print(stderr, "strata batch: --json {}\n", e.what());
+            return exit_usage;
         }
     }
 

@@ -14,7 +14,12 @@
 namespace strata::cli {
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view contents) {
-    detail::pending_file file(detail::place_of(path), path.extension().string(), false);
+    write_file_atomically(detail::place_of(path), contents);
+}
+
+void write_file_atomically(const detail::output_place& place, std::string_view contents) {
+    const std::filesystem::path& path = place.shown;
+    detail::pending_file file(place, path.extension().string(), false);
     std::size_t written = 0;
     while (written < contents.size()) {
         const ssize_t n = ::write(file.fd(), contents.data() + written, contents.size() - written);

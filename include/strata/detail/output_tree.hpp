@@ -1,4 +1,4 @@
-// Internal: a batch's output folder held open, and every folder and file
+// A batch's output folder held open, and every folder and file
 // beneath it reached one name at a time without following a symbolic link.
 #pragma once
 
@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "strata/detail/output_file.hpp"
+#include "strata/export.hpp"
 #include "strata/file_descriptor.hpp"
 
 namespace strata::detail {
@@ -19,7 +20,7 @@ namespace strata::detail {
 /// O_NOFOLLOW, so a symbolic link planted anywhere below the root is
 /// refused instead of followed, and no output can land outside the root.
 /// Thread-safe.
-class output_tree {
+class STRATA_API output_tree {
 public:
     /// Opens `root`, which must exist (links in `root` itself are followed:
     /// the user named it). Throws image_error.
