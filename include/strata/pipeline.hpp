@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "strata/export.hpp"
@@ -66,6 +67,7 @@ struct conversion {
     double decoded = 0;     ///< seconds from the start until the last row was decoded
     double filtered = 0;    ///< ... until the last strip was filtered
     double written = 0;     ///< ... until the output file was complete
+    auto fields() { return std::tie(layout, loader, content_note, decoded, filtered, written); }
 };
 
 /// Reads `input`, runs `chain` and writes `output`, with the three
@@ -73,8 +75,12 @@ struct conversion {
 /// and the encoder takes rows as soon as their strip is done. The file is
 /// the one write_image(run_chain(chain, read_image(input))) would write, bit
 /// for bit. backend::serial, and a chain that starts with a geometry step,
-/// run the three one after another. Nothing appears at `output` unless all
-/// of it succeeded. Throws image_error, or the failure of a strip.
+/// run the three one after another. A file that only an untrusted loader
+/// reads (one allowed by load_options::allowed_loaders) is converted whole
+/// in one worker of `workers`, never decoded in this process, so a hostile
+/// file cannot take it down and the pool's timeout bounds it. Nothing
+/// appears at `output` unless all of it succeeded. Throws image_error, or
+/// the failure of a strip.
 ///
 ///     strata::convert_file("in.jpg", "out.jpg", strata::parse_chain("gaussblur=3"), {}, {.quality = 90});
 STRATA_API conversion convert_file(const std::filesystem::path& input, const std::filesystem::path& output,

@@ -72,9 +72,22 @@ int run_apply(const apply_options& options) {
     // strata decides the parallelism (workers x strips); OpenCV's own
     // threads would only compete with it, and would make "serial" untrue.
     cv::setNumThreads(1);
-    const conversion done = convert_file(input, output, chain, options.loading.options(), writing,
-                                         {.where = where, .workers = workers, .strips = options.strips},
-                                         processes.get());
+    conversion done;
+    try {
+        done = convert_file(input, output, chain, options.loading.options(), writing,
+                            {.where = where, .workers = workers, .strips = options.strips}, processes.get());
+    } catch (const task_timeout& e) {
+        fmt::print(stderr, "strata apply: {}: timed out after {} s; its worker was killed (--timeout)\n",
+                   input.string(), static_cast<double>(e.limit().count()) / 1000);
+        return exit_failure;
+    } catch (const worker_lost& e) {
+        fmt::print(stderr, "strata apply: {}: the worker converting it {}\n", input.string(), e.how());
+        return exit_failure;
+    } catch (const remote_error& e) {
+        // What failed in the worker, without the pool's own words.
+        fmt::print(stderr, "strata apply: {}\n", e.message());
+        return exit_failure;
+    }
     const auto& layout = done.layout;
     fmt::print("{}: {}x{}, {} band{} in {:.3f} s on {} x {} (decoded at {:.3f} s, filtered at {:.3f} s)\n",
                output.string(), layout.width, layout.height, layout.bands, layout.bands == 1 ? "" : "s", done.written,

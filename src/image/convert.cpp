@@ -19,9 +19,11 @@
 
 #include "convert.hpp"
 #include "image_stream.hpp"
+#include "loaders.hpp"
 #include "metadata.hpp"
 #include "strata/pipeline.hpp"
 #include "strata/pool.hpp"
+#include "strata/task.hpp"
 #include "strips.hpp"
 
 namespace strata {
@@ -257,6 +259,13 @@ conversion convert_in_turn(const std::filesystem::path& input, const detail::out
     return done;
 }
 
+// A file only an untrusted loader reads, converted whole in a worker.
+STRATA_TASK(strata_convert_isolated, [](std::filesystem::path input, detail::output_place output, std::string chain_text,
+                                        load_options loading, write_options writing) {
+    return convert_in_turn(input, output, parse_chain(chain_text), loading, writing,
+                           {.where = backend::serial, .workers = 1, .strips = 8}, nullptr);
+});
+
 }  // namespace
 
 conversion convert_file(const std::filesystem::path& input, const std::filesystem::path& output,
@@ -268,6 +277,11 @@ conversion convert_file(const std::filesystem::path& input, const std::filesyste
 conversion detail::convert_file_at(const std::filesystem::path& input, const output_place& output,
                                    const filter_chain& chain, const load_options& loading,
                                    const write_options& writing, const run_options& options, pool* workers) {
+    if (options.where == backend::processes && workers != nullptr) {
+        if (const auto loader = find_loader(input, loading); loader && loader->untrusted) {
+            return workers->submit(strata_convert_isolated, input, output, chain.text, loading, writing).get();
+        }
+    }
     if (options.where == backend::serial || chain.steps.empty() || detail::is_geometry(chain.steps.front())) {
         return convert_in_turn(input, output, chain, loading, writing, options, workers);
     }

@@ -120,7 +120,10 @@ std::optional<chosen_loader> find_loader(const fs::path& path, const load_option
         const bool recognised = loader.load->is_a != nullptr ? loader.load->is_a(path.c_str()) != 0
                                                              : reads_extension(loader, path);
         vips_error_clear();
-        if (recognised) return chosen_loader{loader.nickname, format_of(loader.nickname), reads_extension(loader, path)};
+        if (recognised) {
+            return chosen_loader{loader.nickname, format_of(loader.nickname), reads_extension(loader, path),
+                                 loader.untrusted};
+        }
     }
     return std::nullopt;
 }

@@ -28,6 +28,7 @@ struct chosen_loader {
     std::string nickname;    ///< e.g. "pngload"
     std::string format;      ///< e.g. "PNG"
     bool name_matches = true;  ///< the file's extension is one this loader reads
+    bool untrusted = false;    ///< libvips marks it unsafe (it was allowed by name)
 };
 
 /// The loader for `path`: the first one, in libvips' priority order, that
