@@ -1,7 +1,5 @@
 // Reading image files with libvips, and turning libvips' failures into image_error.
 #include <fcntl.h>
-#include <signal.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +18,7 @@
 #include <fmt/format.h>
 #include <vips/vips8>
 
+#include "strata/detail/mapped_files.hpp"
 #include "strata/error.hpp"
 #include "strata/memory.hpp"
 #include "strata/image_info.hpp"
@@ -31,35 +30,6 @@ namespace strata::detail {
 namespace {
 
 void discard_log_message(const gchar*, GLogLevelFlags, const gchar*, gpointer) {}
-
-// libvips maps some inputs into memory (.v files, and the WebP and GIF
-// loaders map theirs). A file cut short under a mapping makes the next read
-// of a page past its new end raise SIGBUS, which would end the process. The
-// handler puts a page of zeros there instead and the read goes on; the
-// decode then fails on check_unchanged, as the file's size changed.
-extern "C" void zero_page_on_bus_error(int signal_number, siginfo_t* info, void*) {
-    static const long page = ::sysconf(_SC_PAGESIZE);
-    if (info->si_code == BUS_ADRERR && page > 0) {
-        const auto address = reinterpret_cast<std::uintptr_t>(info->si_addr) & ~static_cast<std::uintptr_t>(page - 1);
-        void* zeros = ::mmap(reinterpret_cast<void*>(address), static_cast<std::size_t>(page), PROT_READ | PROT_WRITE,
-                             MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (zeros != MAP_FAILED) return;
-    }
-    ::signal(signal_number, SIG_DFL);  // anything else: the default, when the access is retried
-}
-
-// Installs that handler where SIGBUS has its default action (a program's
-// own handler is left alone).
-void guard_mapped_inputs() {
-    struct sigaction current {};
-    if (::sigaction(SIGBUS, nullptr, &current) != 0) return;
-    if ((current.sa_flags & SA_SIGINFO) != 0 || current.sa_handler != SIG_DFL) return;
-    struct sigaction action {};
-    action.sa_sigaction = zero_page_on_bus_error;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_SIGINFO | SA_NODEFER;
-    ::sigaction(SIGBUS, &action, nullptr);
-}
 
 VipsFailOn to_vips(fail_on policy) {
     switch (policy) {
@@ -149,8 +119,10 @@ void ensure_vips() {
         g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING, discard_log_message, nullptr);
         block_untrusted_loaders();
     });
-    // Every time: a forked worker starts with default signal actions.
-    guard_mapped_inputs();
+    // Every time: a forked worker starts with default signal actions. libvips
+    // maps some inputs (.v files; the WebP and GIF loaders map theirs); one
+    // cut short then fails its decode on check_unchanged instead of SIGBUS.
+    guard_mapped_files();
 }
 
 file_version version_of(const std::filesystem::path& path) {
