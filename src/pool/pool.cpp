@@ -116,6 +116,10 @@ private:
     // All below run on the dispatcher thread with mutex_ held.
     void launch_worker();
     void assign_tasks();
+    /// True if `w` may take another task now, given at most `window` in flight.
+    bool can_take(const worker_process& w, std::size_t window) const;
+    /// Moves the oldest pending task to `w`.
+    void give_next(worker_process& w);
     void flush(worker_process& w);
     void receive(worker_process& w);
     void handle_message(worker_process& w, message& m);
@@ -218,6 +222,7 @@ void pool_core::wake() noexcept {
 std::shared_ptr<future_state> pool_core::submit(message_kind kind, std::string_view name, writer payload) {
     auto state = std::make_shared<future_state>();
     state->task_name = std::string(name);
+    bool sent_here = false;
     {
         std::lock_guard lock(mutex_);
         if (phase_ != phase::running) {
@@ -233,9 +238,33 @@ std::shared_ptr<future_state> pool_core::submit(message_kind kind, std::string_v
             return core && core->cancel(id);
         };
         pending_.push_back(std::move(record));
+        // While the dispatcher sleeps, a task that an idle worker can take
+        // at once is sent from here: the dispatcher is then no hand-off on
+        // the way to the worker, only on the way back (it already watches the
+        // worker's channel for the result).
+        if (dispatcher_asleep_ && pending_.size() == 1) {
+            const auto idle = std::find_if(workers_.begin(), workers_.end(), [&](const auto& w) { return can_take(*w, 1); });
+            if (idle != workers_.end()) {
+                worker_process& w = **idle;
+                give_next(w);
+                // Anything but a clean send is left to the dispatcher, which
+                // handles full channels and lost workers.
+                const packet_part* const parts[] = {&w.in_flight.front()->packet};
+                try {
+                    sent_here = send_packet(w.channel, parts, false) == send_status::sent;
+                } catch (const std::exception&) {
+                    sent_here = false;
+                }
+                if (sent_here) {
+                    w.in_flight.front()->started = clock::now();
+                    w.sent = 1;
+                }
+            }
+        }
     }
-    // The dispatcher looks at the queue before it sleeps; wake it only if it sleeps.
-    if (dispatcher_asleep_.exchange(false)) wake();
+    // The dispatcher looks at the queue before it sleeps; wake it only if it
+    // sleeps and has something to do: a task to send, or a timeout to watch.
+    if ((!sent_here || options_.timeout.count() > 0) && dispatcher_asleep_.exchange(false)) wake();
     return state;
 }
 
@@ -468,22 +497,30 @@ void pool_core::assign_tasks() {
         const std::size_t window = per_worker >= 2 ? 1 + std::min(cap, per_worker / 2) : 1;
         for (auto& w : workers_) {
             if (pending_.empty()) break;
-            if (!w->ready || w->stopping || w->in_flight.size() >= window) continue;
-            if (options_.max_tasks_per_child != 0 && w->assigned >= options_.max_tasks_per_child) continue;
-            auto task = std::move(pending_.front());
-            pending_.pop_front();
-            {
-                std::lock_guard state_lock(task->state->mutex);
-                task->state->status = task_status::running;
-                task->state->worker_pid = w->pid;
-                task->state->cancel_hook = nullptr;
-            }
-            if (w->in_flight.empty()) task->started = clock::now();
-            w->in_flight.push_back(std::move(task));
-            ++w->assigned;
+            if (!can_take(*w, window)) continue;
+            give_next(*w);
             progress = true;
         }
     }
+}
+
+bool pool_core::can_take(const worker_process& w, std::size_t window) const {
+    return w.ready && !w.stopping && w.in_flight.size() < window &&
+           (options_.max_tasks_per_child == 0 || w.assigned < options_.max_tasks_per_child);
+}
+
+void pool_core::give_next(worker_process& w) {
+    auto task = std::move(pending_.front());
+    pending_.pop_front();
+    {
+        std::lock_guard state_lock(task->state->mutex);
+        task->state->status = task_status::running;
+        task->state->worker_pid = w.pid;
+        task->state->cancel_hook = nullptr;
+    }
+    if (w.in_flight.empty()) task->started = clock::now();
+    w.in_flight.push_back(std::move(task));
+    ++w.assigned;
 }
 
 void pool_core::flush(worker_process& w) {
