@@ -399,23 +399,22 @@ def main():
     log("demos")
     sum_count = 10_000_000 if options.quick else 100_000_000
     sort_count = 1_000_000 if options.quick else 10_000_000
-    sums = {backend: [strata_sum(strata, backend, options.workers, sum_count) for _ in range(options.rounds)]
-            for backend in ("processes", "threads")}
-
     def demo_result(times):
         return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
                 "peak_mib": 0, "rounds_s": times}
 
     workloads["sum"] = {
         "title": f"Demo: sum of {sum_count:,} int64", "reference": "serial",
-        "note": "Times from `strata demo sum`, which times the parallel sum and a serial sum in the same run "
-                "(the work only, no start-up); peak memory is not measured here.",
-        "tools": {"serial": demo_result([s for _, s in sums["processes"]]),
-                  "strata demo sum, processes": demo_result([t for t, _ in sums["processes"]]),
-                  "strata demo sum, threads": demo_result([t for t, _ in sums["threads"]])}}
+        "note": "Times from `strata demo sum --count N`: each worker fills its part of 0..N-1 and sums it "
+                "(no start-up); peak memory is not measured here.",
+        "tools": {name: demo_result([strata_sum(strata, backend, options.workers, sum_count)
+                                     for _ in range(options.rounds)])
+                  for name, backend in (("serial", "serial"), ("strata demo sum, processes", "processes"),
+                                        ("strata demo sum, threads", "threads"))}}
     workloads["sort"] = {
         "title": f"Demo: sort of {sort_count:,} random int64", "reference": "serial",
-        "note": "Times from `strata demo sort -q` (the work only); serial is one std::sort.",
+        "note": "Times from `strata demo sort --random N -q`: each worker generates and sorts its part, then the "
+                "parts are merged; serial is one std::sort.",
         "tools": {name: demo_result([strata_sort(strata, backend, options.workers, sort_count)
                                      for _ in range(options.rounds)])
                   for name, backend in (("serial", "serial"), ("strata demo sort, processes", "processes"),
