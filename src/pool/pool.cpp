@@ -118,6 +118,9 @@ private:
     void assign_tasks();
     /// True if `w` may take another task now, given at most `window` in flight.
     bool can_take(const worker_process& w, std::size_t window) const;
+    /// True if nothing waits on `w`'s channel or exit (which the dispatcher
+    /// has yet to handle).
+    static bool quiet(const worker_process& w);
     /// Moves the oldest pending task to `w`.
     void give_next(worker_process& w);
     void flush(worker_process& w);
@@ -244,18 +247,19 @@ std::shared_ptr<future_state> pool_core::submit(message_kind kind, std::string_v
         // worker's channel for the result).
         if (dispatcher_asleep_ && pending_.size() == 1) {
             const auto idle = std::find_if(workers_.begin(), workers_.end(), [&](const auto& w) { return can_take(*w, 1); });
-            if (idle != workers_.end()) {
+            if (idle != workers_.end() && quiet(**idle)) {
                 worker_process& w = **idle;
-                give_next(w);
-                // Anything but a clean send is left to the dispatcher, which
-                // handles full channels and lost workers.
-                const packet_part* const parts[] = {&w.in_flight.front()->packet};
+                // Only a clean send gives the task to the worker; anything
+                // else leaves it queued for the dispatcher, which handles
+                // full channels and lost workers first.
+                const packet_part* const parts[] = {&pending_.front()->packet};
                 try {
                     sent_here = send_packet(w.channel, parts, false) == send_status::sent;
                 } catch (const std::exception&) {
                     sent_here = false;
                 }
                 if (sent_here) {
+                    give_next(w);
                     w.in_flight.front()->started = clock::now();
                     w.sent = 1;
                 }
@@ -333,6 +337,16 @@ void pool_core::dispatch() {
         auto active = [&] {
             return static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return !w->stopping; }));
         };
+        // A dead fork server dooms every worker it forked (they die with it):
+        // none of them takes another task, and spawned workers take over.
+        if (!broken_ && forks_ && options_.start == start_method::fork && !forks_->running()) {
+            for (auto& w : workers_) w->stopping = true;
+            try {
+                replace_fork_server();
+            } catch (...) {
+                break_pool(std::current_exception());
+            }
+        }
         while (!broken_ && active() < options_.processes) {
             try {
                 launch_worker();
@@ -507,6 +521,11 @@ void pool_core::assign_tasks() {
 bool pool_core::can_take(const worker_process& w, std::size_t window) const {
     return w.ready && !w.stopping && w.in_flight.size() < window &&
            (options_.max_tasks_per_child == 0 || w.assigned < options_.max_tasks_per_child);
+}
+
+bool pool_core::quiet(const worker_process& w) {
+    pollfd watched[] = {{w.channel, POLLIN, 0}, {w.pidfd, POLLIN, 0}};
+    return ::poll(watched, 2, 0) == 0;
 }
 
 void pool_core::give_next(worker_process& w) {
