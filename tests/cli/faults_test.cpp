@@ -165,7 +165,7 @@ TEST_CASE("Cli.Faults.an input cut short while it is read fails alone: no SIGBUS
     const fs::path original = folder.path / "big.v";
     strata::write_image(strata::image({6000, 6000, 3, strata::sample_type::u8}), original);
     int cut_mid_read = 0;
-    for (const int delay_ms : {30, 60, 90, 120, 160, 200, 250, 300}) {
+    for (const int delay_ms : {30, 60, 90, 120, 160, 200, 250, 300, 400, 550, 750, 1000}) {
         CAPTURE(delay_ms);
         fs::copy_file(original, in / "big.v", fs::copy_options::overwrite_existing);
         const fs::path out = folder.path / fmt::format("out-{}", delay_ms);
