@@ -399,26 +399,26 @@ def main():
     log("demos")
     sum_count = 10_000_000 if options.quick else 100_000_000
     sort_count = 1_000_000 if options.quick else 10_000_000
-    def demo_result(times):
-        return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
-                "peak_mib": 0, "rounds_s": times}
+    def demo_workload(title, note, tool, measure):
+        """The serial, processes and threads runs of one demo; `measure(backend)` times one run."""
+        tools = {}
+        for backend in ("serial", "processes", "threads"):
+            times = [measure(backend) for _ in range(options.rounds)]
+            tools["serial" if backend == "serial" else f"{tool}, {backend}"] = {
+                "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "peak_mib": 0,
+                "rounds_s": times}
+        return {"title": title, "reference": "serial", "note": note, "tools": tools}
 
-    workloads["sum"] = {
-        "title": f"Demo: sum of {sum_count:,} int64", "reference": "serial",
-        "note": "Times from `strata demo sum --count N`: each worker fills its part of 0..N-1 and sums it "
-                "(no start-up); peak memory is not measured here.",
-        "tools": {name: demo_result([strata_sum(strata, backend, options.workers, sum_count)
-                                     for _ in range(options.rounds)])
-                  for name, backend in (("serial", "serial"), ("strata demo sum, processes", "processes"),
-                                        ("strata demo sum, threads", "threads"))}}
-    workloads["sort"] = {
-        "title": f"Demo: sort of {sort_count:,} random int64", "reference": "serial",
-        "note": "Times from `strata demo sort --random N -q`: each worker generates and sorts its part, then the "
-                "parts are merged; serial is one std::sort.",
-        "tools": {name: demo_result([strata_sort(strata, backend, options.workers, sort_count)
-                                     for _ in range(options.rounds)])
-                  for name, backend in (("serial", "serial"), ("strata demo sort, processes", "processes"),
-                                        ("strata demo sort, threads", "threads"))}}
+    workloads["sum"] = demo_workload(
+        f"Demo: sum of {sum_count:,} int64",
+        "Times from `strata demo sum --count N`: each worker fills its part of 0..N-1 and sums it "
+        "(no start-up); peak memory is not measured here.",
+        "strata demo sum", lambda backend: strata_sum(strata, backend, options.workers, sum_count))
+    workloads["sort"] = demo_workload(
+        f"Demo: sort of {sort_count:,} random int64",
+        "Times from `strata demo sort --random N -q`: each worker generates and sorts its part, then the "
+        "parts are merged; serial is one std::sort.",
+        "strata demo sort", lambda backend: strata_sort(strata, backend, options.workers, sort_count))
 
     date = datetime.date.today().isoformat()
     host = platform.node() or "host"

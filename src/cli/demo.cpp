@@ -41,7 +41,8 @@ demo_runner::demo_runner(const demo_options& options)
 
 std::string demo_runner::describe() const {
     if (backend_ == "serial") return "serial";
-    return fmt::format("{}, {} worker{}", backend_, workers_, workers_ == 1 ? "" : "s");
+    return fmt::format("{}, {} worker{}{}", backend_, workers_, workers_ == 1 ? "" : "s",
+                       processes_ ? fmt::format("; the pool started in {} before", format_seconds(start_seconds_)) : "");
 }
 
 namespace {

@@ -115,21 +115,35 @@ struct merge_pair {
     auto fields() { return std::tie(a_first, a_size, b_first, b_size, out); }
 };
 
-// Writes elements [piece_first, piece_last) of the merge of `pair` into `to`.
-std::uint64_t merge_piece(numbers from, numbers to, merge_pair pair, std::uint64_t piece_first, std::uint64_t piece_last) {
+/// The stretches of runs a and b that make up elements [first, last) of
+/// their merge.
+struct merge_inputs {
+    const std::int64_t *a, *a_end, *b, *b_end;
+};
+
+// Checks a piece of a merge against the array, finds its inputs (co-rank),
+// and maps their pages in one go.
+merge_inputs inputs_of(const numbers& from, const merge_pair& pair, std::uint64_t first, std::uint64_t last) {
     check_range(from, pair.a_first, pair.a_size);
     check_range(from, pair.b_first, pair.b_size);
-    check_range(to, pair.out, pair.a_size + pair.b_size);
-    if (piece_first > piece_last || piece_last > pair.a_size + pair.b_size) throw std::out_of_range("merge piece outside its runs");
+    if (first > last || last > pair.a_size + pair.b_size) throw std::out_of_range("merge piece outside its runs");
     const std::int64_t* a = from.data() + pair.a_first;
     const std::int64_t* b = from.data() + pair.b_first;
-    const std::size_t a_begin = co_rank(piece_first, a, pair.a_size, b, pair.b_size);
-    const std::size_t a_end = co_rank(piece_last, a, pair.a_size, b, pair.b_size);
+    const std::size_t a_begin = co_rank(first, a, pair.a_size, b, pair.b_size);
+    const std::size_t a_end = co_rank(last, a, pair.a_size, b, pair.b_size);
+    const merge_inputs inputs{a + a_begin, a + a_end, b + (first - a_begin), b + (last - a_end)};
+    map_pages(inputs.a, inputs.a_end, false);
+    map_pages(inputs.b, inputs.b_end, false);
+    return inputs;
+}
+
+// Writes elements [piece_first, piece_last) of the merge of `pair` into `to`.
+std::uint64_t merge_piece(numbers from, numbers to, merge_pair pair, std::uint64_t piece_first, std::uint64_t piece_last) {
+    const merge_inputs in = inputs_of(from, pair, piece_first, piece_last);
+    check_range(to, pair.out, pair.a_size + pair.b_size);
     std::int64_t* out = to.data() + pair.out + piece_first;
-    map_pages(a + a_begin, a + a_end, false);
-    map_pages(b + (piece_first - a_begin), b + (piece_last - a_end), false);
     map_pages(out, out + (piece_last - piece_first), true);
-    std::merge(a + a_begin, a + a_end, b + (piece_first - a_begin), b + (piece_last - a_end), out);
+    std::merge(in.a, in.a_end, in.b, in.b_end, out);
     return piece_last - piece_first;
 }
 
@@ -172,13 +186,7 @@ sorted_runs sort_text(demo_runner& runner, const text_source& source) {
     std::vector<std::tuple<file_descriptor, std::uint64_t, numbers, std::uint64_t, std::uint64_t, std::uint64_t>> calls;
     for (std::uint64_t p = 0; p < parts; ++p) calls.emplace_back(source.fd, source.size, array, slots[p], p, parts);
     const auto results = runner.run(demo_sort_text_part, sort_text_part, calls);
-    check_unchanged(source);
-    for (const auto& result : results) {
-        if (result.error_at != part_result::no_error) {
-            const mapped_text mapped(source.fd, source.size);
-            throw input_error(describe_bad_token(mapped.text(), result.error_at, source.name));
-        }
-    }
+    check_parts(source, results);
     return collect(std::move(array), slots, results);
 }
 
@@ -247,20 +255,7 @@ void write_all(int fd, const char* text, std::size_t length, const char* what) {
 // bytes written.
 std::uint64_t print_piece(numbers from, merge_pair pair, std::uint64_t piece_first, std::uint64_t piece_last,
                           file_descriptor text) {
-    check_range(from, pair.a_first, pair.a_size);
-    check_range(from, pair.b_first, pair.b_size);
-    if (piece_first > piece_last || piece_last > pair.a_size + pair.b_size) throw std::out_of_range("print piece outside its runs");
-    const std::int64_t* a = from.data() + pair.a_first;
-    const std::int64_t* b = from.data() + pair.b_first;
-    const std::size_t a_begin = co_rank(piece_first, a, pair.a_size, b, pair.b_size);
-    const std::size_t a_end = co_rank(piece_last, a, pair.a_size, b, pair.b_size);
-    const std::int64_t* next_a = a + a_begin;
-    const std::int64_t* const last_a = a + a_end;
-    const std::int64_t* next_b = b + (piece_first - a_begin);
-    const std::int64_t* const last_b = b + (piece_last - a_end);
-    map_pages(next_a, last_a, false);
-    map_pages(next_b, last_b, false);
-
+    merge_inputs in = inputs_of(from, pair, piece_first, piece_last);
     constexpr std::size_t longest_line = 21;  // "-9223372036854775808\n"
     std::vector<char> buffer(std::size_t{1} << 20);
     char* out = buffer.data();
@@ -271,10 +266,10 @@ std::uint64_t print_piece(numbers from, merge_pair pair, std::uint64_t piece_fir
         total += static_cast<std::uint64_t>(out - buffer.data());
         out = buffer.data();
     };
-    while (next_a != last_a || next_b != last_b) {
+    while (in.a != in.a_end || in.b != in.b_end) {
         // Ties take from a first, as std::merge does.
-        const bool take_a = next_b == last_b || (next_a != last_a && *next_a <= *next_b);
-        const fmt::format_int digits(take_a ? *next_a++ : *next_b++);
+        const bool take_a = in.b == in.b_end || (in.a != in.a_end && *in.a <= *in.b);
+        const fmt::format_int digits(take_a ? *in.a++ : *in.b++);
         out = std::copy_n(digits.data(), digits.size(), out);
         *out++ = '\n';
         if (out >= flush_at) flush();
@@ -387,8 +382,7 @@ int run_sort(const sort_options& options) {
     const double print_seconds = seconds_since(print_start);
     const double seconds = seconds_since(start);
 
-    fmt::print(stderr, "sorted {} numbers in {} from input to answer ({}{})\n", count, format_seconds(seconds), runner.describe(),
-               runner.start_seconds() > 0 ? fmt::format("; the pool started in {} before", format_seconds(runner.start_seconds())) : "");
+    fmt::print(stderr, "sorted {} numbers in {} from input to answer ({})\n", count, format_seconds(seconds), runner.describe());
     const std::string read = source && source->read_seconds > 0 ? fmt::format("read {}, ", format_seconds(source->read_seconds)) : "";
     const char* load = options.random >= 0 ? "generate" : !options.values.empty() ? "" : "parse";
     const std::string steps = fmt::format("{}{}sort {}", read, *load != '\0' ? fmt::format("{} {}, ", load, format_seconds(sorted.load_seconds)) : "",

@@ -143,13 +143,7 @@ std::vector<part_sum> sum_text(demo_runner& runner, const text_source& source) {
     std::vector<std::tuple<file_descriptor, std::uint64_t, std::uint64_t, std::uint64_t>> calls;
     for (std::uint64_t p = 0; p < parts; ++p) calls.emplace_back(source.fd, source.size, p, parts);
     auto results = runner.run(demo_sum_text_part, sum_text_part, calls);
-    check_unchanged(source);
-    for (const auto& result : results) {
-        if (result.error_at != part_result::no_error) {
-            const mapped_text mapped(source.fd, source.size);
-            throw input_error(describe_bad_token(mapped.text(), result.error_at, source.name));
-        }
-    }
+    check_parts(source, results);
     return results;
 }
 
@@ -194,8 +188,7 @@ int run_sum(const sum_options& options) {
 
     fmt::print("total: {}\n", to_string(total));
     fmt::print("count: {}\n", count);
-    fmt::print("time: {} from input to answer ({}{})\n", format_seconds(seconds), runner.describe(),
-               runner.start_seconds() > 0 ? fmt::format("; the pool started in {} before", format_seconds(runner.start_seconds())) : "");
+    fmt::print("time: {} from input to answer ({})\n", format_seconds(seconds), runner.describe());
     const std::string read = read_seconds > 0 ? fmt::format("read {}, ", format_seconds(read_seconds)) : "";
     fmt::print("steps: {}{} {}, sum alone {}{} (the slowest part of each)\n", read, options.count >= 0 ? "fill" : "parse",
                format_seconds(load_seconds), format_seconds(sum_seconds),

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "demo.hpp"
 #include "integer_input.hpp"
 #include "strata/detail/mapped_files.hpp"
 
@@ -94,15 +95,8 @@ mapped_text::mapped_text(const file_descriptor& fd, std::uint64_t size, std::uin
     void* where = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd.get(), 0);
     if (where == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap of the input text");
     data_ = static_cast<const char*>(where);
-    // Map this process's part in one go rather than a fault at a time (or,
-    // before Linux 5.14, at least read it ahead).
-    static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-    first = std::min<std::uint64_t>(first, size) / page * page;
-    last = std::min<std::uint64_t>(last, size);
-    if (last > first) {
-        char* part = const_cast<char*>(data_) + first;
-        if (::madvise(part, last - first, MADV_POPULATE_READ) != 0) ::madvise(part, last - first, MADV_WILLNEED);
-    }
+    // This process's part, mapped in one go rather than a fault at a time.
+    map_pages(data_ + std::min<std::uint64_t>(first, size), data_ + std::min<std::uint64_t>(last, size), false);
 }
 
 mapped_text::~mapped_text() {

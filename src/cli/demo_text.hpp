@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "integer_input.hpp"
 #include "strata/file_descriptor.hpp"
 
 namespace strata::cli {
@@ -26,6 +28,12 @@ text_source open_text(const std::string& path);
 /// file cut short while mapped reads as zeros past its new end).
 void check_unchanged(const text_source& source);
 
+/// After the parts of `source` were parsed: throws input_error if the text
+/// changed meanwhile, or for the first bad token any part found (the first
+/// in the text, as a serial parse would report it). `Part` has `error_at`.
+template <class Part>
+void check_parts(const text_source& source, const std::vector<Part>& parts);
+
 /// A read-only mapping of a text: the parts of it one process parses.
 class mapped_text {
 public:
@@ -41,5 +49,20 @@ private:
     const char* data_ = nullptr;
     std::size_t size_ = 0;
 };
+
+}  // namespace strata::cli
+
+namespace strata::cli {
+
+template <class Part>
+void check_parts(const text_source& source, const std::vector<Part>& parts) {
+    check_unchanged(source);
+    for (const auto& part : parts) {
+        if (part.error_at != part_result::no_error) {
+            const mapped_text mapped(source.fd, source.size);
+            throw input_error(describe_bad_token(mapped.text(), part.error_at, source.name));
+        }
+    }
+}
 
 }  // namespace strata::cli
