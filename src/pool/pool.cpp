@@ -113,7 +113,8 @@ private:
     void wake() noexcept;
     bool cancel(std::uint64_t id);
 
-    // All below run on the dispatcher thread with mutex_ held.
+    // All below run with mutex_ held, on the dispatcher thread (can_take,
+    // quiet and give_next on a submitting thread too).
     void launch_worker();
     void assign_tasks();
     /// True if `w` may take another task now, given at most `window` in flight.
@@ -259,8 +260,7 @@ std::shared_ptr<future_state> pool_core::submit(message_kind kind, std::string_v
                     sent_here = false;
                 }
                 if (sent_here) {
-                    give_next(w);
-                    w.in_flight.front()->started = clock::now();
+                    give_next(w);  // idle: the task's clock starts now
                     w.sent = 1;
                 }
             }
@@ -337,10 +337,8 @@ void pool_core::dispatch() {
         auto active = [&] {
             return static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return !w->stopping; }));
         };
-        // A dead fork server dooms every worker it forked (they die with it):
-        // none of them takes another task, and spawned workers take over.
+        // Seen as soon as it happens, so that no task goes to a doomed worker.
         if (!broken_ && forks_ && options_.start == start_method::fork && !forks_->running()) {
-            for (auto& w : workers_) w->stopping = true;
             try {
                 replace_fork_server();
             } catch (...) {
@@ -670,9 +668,11 @@ void pool_core::handle_message(worker_process& w, message& m) {
 }
 
 void pool_core::replace_fork_server() {
-    // Its workers died with it (they die with their parent). This process
-    // runs threads now, so a new server cannot be forked from it; spawned
-    // workers can take over, if this program serves as one.
+    // Its workers die with it (they die with their parent), some perhaps not
+    // yet: none of them takes another task. This process runs threads now,
+    // so a new server cannot be forked from it; spawned workers can take
+    // over, if this program serves as one.
+    for (auto& w : workers_) w->stopping = true;
     const pid_t server = forks_->pid();
     if (!program_serves_workers()) {
         throw start_error(fmt::format(
