@@ -113,15 +113,12 @@ private:
     void wake() noexcept;
     bool cancel(std::uint64_t id);
 
-    // All below run with mutex_ held, on the dispatcher thread (can_take,
-    // quiet and give_next on a submitting thread too).
+    // All below run with mutex_ held, on the dispatcher thread (can_take
+    // and give_next on a submitting thread too).
     void launch_worker();
     void assign_tasks();
     /// True if `w` may take another task now, given at most `window` in flight.
     bool can_take(const worker_process& w, std::size_t window) const;
-    /// True if nothing waits on `w`'s channel or exit (which the dispatcher
-    /// has yet to handle).
-    static bool quiet(const worker_process& w);
     /// Moves the oldest pending task to `w`.
     void give_next(worker_process& w);
     void flush(worker_process& w);
@@ -248,7 +245,7 @@ std::shared_ptr<future_state> pool_core::submit(message_kind kind, std::string_v
         // worker's channel for the result).
         if (dispatcher_asleep_ && pending_.size() == 1) {
             const auto idle = std::find_if(workers_.begin(), workers_.end(), [&](const auto& w) { return can_take(*w, 1); });
-            if (idle != workers_.end() && quiet(**idle)) {
+            if (idle != workers_.end()) {
                 worker_process& w = **idle;
                 // Only a clean send gives the task to the worker; anything
                 // else leaves it queued for the dispatcher, which handles
@@ -519,11 +516,6 @@ void pool_core::assign_tasks() {
 bool pool_core::can_take(const worker_process& w, std::size_t window) const {
     return w.ready && !w.stopping && w.in_flight.size() < window &&
            (options_.max_tasks_per_child == 0 || w.assigned < options_.max_tasks_per_child);
-}
-
-bool pool_core::quiet(const worker_process& w) {
-    pollfd watched[] = {{w.channel, POLLIN, 0}, {w.pidfd, POLLIN, 0}};
-    return ::poll(watched, 2, 0) == 0;
 }
 
 void pool_core::give_next(worker_process& w) {
