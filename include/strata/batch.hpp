@@ -42,6 +42,10 @@ struct batch_options {
     /// Follow symbolic links to folders (files behind symbolic links are always
     /// read). A folder already being walked is never entered again.
     bool follow_symlinks = false;
+    /// Also walk into hidden files and folders (names starting with '.',
+    /// macOS "._" resource forks among them), which are left out by default
+    /// as rsync, fd and ripgrep do. Files named on their own are always read.
+    bool hidden = false;
     /// Globs (fnmatch, case-insensitive). A pattern without '/' matches file
     /// names, one with '/' matches paths relative to the input folder.
     /// Empty include: every file. Exclude also prunes folders.

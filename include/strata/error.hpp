@@ -38,6 +38,15 @@ private:
     std::string reason_;
 };
 
+/// An image is refused before decoding because what a step of the chain
+/// would make of it is over load_options' pixel or memory limit: the chain
+/// asks for too much, whatever the file. (An input itself over a limit is
+/// a plain image_error.)
+class STRATA_API over_limit : public image_error {
+public:
+    using image_error::image_error;
+};
+
 /// An output file already exists and replacing it was not asked for
 /// (write_options::overwrite is false): nothing was changed.
 class STRATA_API output_exists : public image_error {

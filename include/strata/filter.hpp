@@ -2,6 +2,9 @@
 // OpenCV's core header, the helpers filters share, and STRATA_FILTER.
 #pragma once
 
+#include <algorithm>
+#include <string>
+
 #include <opencv2/core.hpp>
 
 #include "strata/export.hpp"
@@ -16,6 +19,51 @@ inline double full_scale(int depth) noexcept { return depth == CV_8U ? 255.0 : d
 /// The radius of the kernel cv::GaussianBlur uses for `sigma` (its larger,
 /// non-8-bit rule, so it covers every depth): the halo of a Gaussian.
 inline int gaussian_radius(double sigma) noexcept { return (cvRound(sigma * 4 * 2 + 1) | 1) / 2; }
+
+/// How an image is sized into a box, by the names sharp gives them.
+enum class fit_mode {
+    inside,   ///< as large as possible while inside the box, aspect kept
+    outside,  ///< as small as possible while covering the box, aspect kept
+    fill,     ///< exactly the box, aspect ignored
+};
+
+/// The fit_mode called `name` ("inside", "outside" or "fill").
+inline fit_mode fit_named(const std::string& name) noexcept {
+    return name == "outside" ? fit_mode::outside : name == "fill" ? fit_mode::fill : fit_mode::inside;
+}
+
+/// `layout` with another width and height: what a geometry filter that
+/// resizes declares as its output.
+inline image_layout with_size(image_layout layout, cv::Size size) noexcept {
+    layout.width = size.width;
+    layout.height = size.height;
+    return layout;
+}
+
+/// The size a `width` x `height` image becomes in a `box_width` x
+/// `box_height` box, with libvips' thumbnail rounding: one shrink factor per
+/// axis (the same for both unless fill), never below 1 when `upscale` is
+/// false, never an axis below one pixel, each side rounded to nearest. A
+/// side of 0 has no limit: it follows the other side's factor.
+inline cv::Size fit_size(int width, int height, int box_width, int box_height, fit_mode fit, bool upscale) noexcept {
+    if (box_width <= 0 && box_height <= 0) return {width, height};
+    double hshrink = box_width > 0 ? static_cast<double>(width) / box_width : 0;
+    double vshrink = box_height > 0 ? static_cast<double>(height) / box_height : 0;
+    if (box_width <= 0) {
+        hshrink = vshrink;
+    } else if (box_height <= 0) {
+        vshrink = hshrink;
+    } else if (fit != fit_mode::fill) {
+        hshrink = vshrink = fit == fit_mode::inside ? std::max(hshrink, vshrink) : std::min(hshrink, vshrink);
+    }
+    if (!upscale) {
+        hshrink = std::max(1.0, hshrink);
+        vshrink = std::max(1.0, vshrink);
+    }
+    hshrink = std::min(hshrink, static_cast<double>(width));
+    vshrink = std::min(vshrink, static_cast<double>(height));
+    return {std::max(1, static_cast<int>(width / hshrink + 0.5)), std::max(1, static_cast<int>(height / vshrink + 0.5))};
+}
 
 /// The pixels of `picture` as a cv::Mat header over its shared memory (no copy).
 STRATA_API cv::Mat as_mat(const image& picture);

@@ -73,6 +73,17 @@ struct filter_spec {
     /// of rows whose first and last `halo` rows exist only as context, unless
     /// they are the image's own first or last rows.
     std::function<void(const cv::Mat& input, cv::Mat& output, const filter_args&)> apply;
+    /// Checks relations between parameters when the chain is parsed (throw
+    /// strata::error with the reason; parse_chain points it at the step).
+    std::function<void(const filter_args&)> check;
+    /// The first parameter, given without a name, may be a size as libvips
+    /// and ImageMagick users type it (see parse_chain): the filter then has
+    /// parameters width, height, fit and upscale (and scale for "50%").
+    bool takes_size = false;
+    /// A geometry filter that only shrinks or scales: its output can be made
+    /// from a decode at reduced size (JPEG shrink-on-load, WebP scale), which
+    /// convert_file uses when it is the chain's first step.
+    bool shrinks_on_load = false;
 };
 
 /// Registers a filter; used through STRATA_FILTER.

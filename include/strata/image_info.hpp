@@ -39,7 +39,22 @@ struct load_options {
     /// ...); strata blocks those otherwise. Only for files you trust. A file
     /// whose content is not what its extension says is never read by one.
     std::vector<std::string> allowed_loaders;
-    auto fields() { return std::tie(fail, max_pixels, autorotate, max_memory, max_memory_origin, allowed_loaders); }
+    /// When a chain starts with a step that shrinks (thumbnail, resize),
+    /// decode at reduced size where the format allows it (JPEG 1/2, 1/4 or
+    /// 1/8, WebP scaled), leaving at least a factor 2 for the step itself,
+    /// as vipsthumbnail does. false: always decode at full size.
+    bool shrink_on_load = true;
+    /// Colour: "" keeps RGB and grey images in the space their profile
+    /// says; "srgb" converts images whose embedded ICC profile is not sRGB
+    /// (Display P3, Adobe RGB, ...) to sRGB; a path to an .icc file converts
+    /// to that profile. CMYK images are always converted (to sRGB unless a
+    /// file is given), through their embedded profile or a built-in CMYK
+    /// one. The output carries the profile converted to. 16-bit stays 16-bit.
+    std::string colour_profile;
+    auto fields() {
+        return std::tie(fail, max_pixels, autorotate, max_memory, max_memory_origin, allowed_loaders, shrink_on_load,
+                        colour_profile);
+    }
 };
 
 /// Facts about one decoded image file.
@@ -57,7 +72,11 @@ struct image_info {
     bool is_float = false;       ///< samples are floating point
     bool has_alpha = false;
     std::uintmax_t file_bytes = 0;
-    double mean = 0;             ///< mean of every sample, from a full decode
+    double mean = 0;             ///< mean of every sample (of the first page), from a full decode
+    int pages = 1;               ///< pages or frames in the file (multi-page TIFF, animated GIF/WebP)
+    int orientation = 1;         ///< EXIF orientation, 1 (upright) to 8
+    std::string icc_profile;     ///< the embedded ICC profile's description; empty if none
+    bool palette = false;        ///< stored as palette (indexed) colour
 };
 
 /// The libvips loaders (by nickname) that strata blocks unless

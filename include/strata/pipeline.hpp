@@ -32,7 +32,12 @@ struct filter_chain {
 };
 
 /// Parses a chain: steps separated by ',', each `name`, `name=value` (the
-/// first parameter) or `name=param=value:param=value`. Throws chain_error
+/// first parameter) or `name=param=value:param=value`. Empty (or blank)
+/// text is the chain of no steps: images are decoded and encoded only.
+/// Filters that take a size (thumbnail, resize) also accept it as their
+/// first value: `256` (thumbnail: a 256x256 box), `512x384`, `512x`,
+/// `x384` (fit inside), with `^` (cover the box), `!` (exactly that size)
+/// or `>` (only shrink), and `50%` (a scale). Throws chain_error
 /// naming the unknown filter (with the nearest names), or the filter, the
 /// parameter and its accepted range, and pointing at the offending text.
 STRATA_API filter_chain parse_chain(std::string_view text);
@@ -67,7 +72,10 @@ struct conversion {
     double decoded = 0;     ///< seconds from the start until the last row was decoded
     double filtered = 0;    ///< ... until the last strip was filtered
     double written = 0;     ///< ... until the output file was complete
-    auto fields() { return std::tie(layout, loader, content_note, decoded, filtered, written); }
+    /// How many times smaller than stored the input was decoded, for a chain
+    /// that starts by shrinking (load_options::shrink_on_load); 1: full size.
+    double load_shrink = 1;
+    auto fields() { return std::tie(layout, loader, content_note, decoded, filtered, written, load_shrink); }
 };
 
 /// Reads `input`, runs `chain` and writes `output`, with the three
@@ -78,7 +86,10 @@ struct conversion {
 /// run the three one after another. A file that only an untrusted loader
 /// reads (one allowed by load_options::allowed_loaders) is converted whole
 /// in one worker of `workers`, never decoded in this process, so a hostile
-/// file cannot take it down and the pool's timeout bounds it. Nothing
+/// file cannot take it down and the pool's timeout bounds it. With
+/// writing.strip_metadata, an image with a profile other than sRGB is
+/// converted to sRGB before the profile is dropped (as colour_profile
+/// "srgb" would). Nothing
 /// appears at `output` unless all of it succeeded. Throws image_error, or
 /// the failure of a strip.
 ///

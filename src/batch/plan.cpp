@@ -155,6 +155,7 @@ public:
                   [](const auto& a, const auto& b) { return a.path().filename() < b.path().filename(); });
         for (const auto& entry : entries) {
             const fs::path path = entry.path();
+            if (!options_.hidden && path.filename().string().starts_with('.')) continue;
             const fs::path rel = relative / path.filename();
             const bool is_link = entry.is_symlink(ec);
             const fs::file_status target = fs::status(path, ec);

@@ -76,6 +76,10 @@ int run_apply(const apply_options& options) {
     try {
         done = convert_file(input, output, chain, options.loading.options(), writing,
                             {.where = where, .workers = workers, .strips = options.strips}, processes.get());
+    } catch (const over_limit& e) {
+        // The chain asks for more than the limits allow, whatever the file.
+        fmt::print(stderr, "strata apply: {}\n", e.what());
+        return exit_usage;
     } catch (const task_timeout& e) {
         fmt::print(stderr, "strata apply: {}: timed out after {} s; its worker was killed (--timeout)\n",
                    input.string(), static_cast<double>(e.limit().count()) / 1000);
@@ -99,7 +103,8 @@ runner setup_apply(CLI::App& sub) {
     auto options = std::make_shared<apply_options>();
     sub.add_option("input", options->input, "Image to read")->required();
     sub.add_option("output", options->output, "Image to write; its extension picks the format")->required();
-    sub.add_option("-f,--filter", options->chain, "Filter chain, e.g. 'gaussblur=sigma=3,sharpen=amount=1.5'")->required();
+    sub.add_option("-f,--filter", options->chain,
+                   "Filter chain, e.g. 'thumbnail=256' or 'gaussblur=sigma=3,sharpen=amount=1.5' (none: convert only)");
     add_backend_option(sub, options->backend);
     sub.add_option("-w,--workers", options->workers, "Worker processes or threads (default: one per core)")
         ->check(whole_number(1, 1024));
@@ -111,7 +116,8 @@ runner setup_apply(CLI::App& sub) {
     return [options] { return run_apply(*options); };
 }
 
-STRATA_COMMAND("apply", "Filter one image: decode, run a filter chain strip by strip, encode", setup_apply);
+STRATA_COMMAND("apply", "Convert one image, through a filter chain if given: decode, filter strip by strip, encode",
+               setup_apply);
 
 }  // namespace
 

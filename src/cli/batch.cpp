@@ -351,10 +351,13 @@ runner setup_batch(CLI::App& sub) {
     sub.add_option("paths", flags->paths, "Input folders and image files, then the output folder")
         ->required()
         ->expected(2, -1);
-    sub.add_option("-f,--filter", flags->options.chain, "Filter chain, e.g. 'gaussblur=sigma=3,sharpen=amount=1.5'")->required();
+    sub.add_option("-f,--filter", flags->options.chain,
+                   "Filter chain, e.g. 'thumbnail=256' or 'gaussblur=sigma=3,sharpen=amount=1.5' (none: convert only)");
     sub.add_flag("-r,--recursive", flags->options.recursive, "Descend into sub-folders and mirror them in the output folder");
     sub.add_flag("--follow-symlinks", flags->options.follow_symlinks,
                  "Enter symbolic links to folders (links to files are always read; no folder is walked twice)");
+    sub.add_flag("--hidden", flags->options.hidden,
+                 "Also convert hidden files and enter hidden folders (names starting with '.'; left out by default)");
     sub.add_option("--include", flags->options.include, "Only files matching this glob (repeatable; case-insensitive)");
     sub.add_option("--exclude", flags->options.exclude, "Leave out files and folders matching this glob (repeatable)");
     sub.add_option("--format", flags->options.format, "Output format")
@@ -385,7 +388,7 @@ runner setup_batch(CLI::App& sub) {
     return [flags] { return run_batch_command(*flags); };
 }
 
-STRATA_COMMAND("batch", "Convert folders of images through a filter chain into an output folder", setup_batch);
+STRATA_COMMAND("batch", "Convert folders of images (through a filter chain if given) into an output folder", setup_batch);
 
 }  // namespace
 

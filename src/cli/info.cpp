@@ -68,9 +68,14 @@ int run_info(const info_options& options) {
     for (const auto& file : files) {
         try {
             const image_info info = inspect(file, load);
-            fmt::print("{}: {}x{}, {} band{}, {}, {}{}, {}{} ({} bytes), mean {:.2f}\n", file.string(), info.width,
+            std::string extra;
+            if (info.pages > 1) extra += fmt::format(", {} pages", info.pages);
+            if (info.orientation > 1) extra += fmt::format(", orientation {}", info.orientation);
+            if (info.palette) extra += ", palette";
+            if (!info.icc_profile.empty()) extra += fmt::format(", profile '{}'", info.icc_profile);
+            fmt::print("{}: {}x{}, {} band{}, {}, {}{}{}, {}{} ({} bytes), mean {:.2f}\n", file.string(), info.width,
                        info.height, info.bands, info.bands == 1 ? "" : "s", describe_samples(info),
-                       info.interpretation, info.has_alpha ? " with alpha" : "", info.loader,
+                       info.interpretation, info.has_alpha ? " with alpha" : "", extra, info.loader,
                        info.name_matches_content ? "" : " (not what the file name says)", info.file_bytes, info.mean);
             report.push_back({{"path", file.string()},
                               {"status", "ok"},
@@ -84,7 +89,11 @@ int run_info(const info_options& options) {
                               {"loader", info.loader},
                               {"name_matches_content", info.name_matches_content},
                               {"bytes", info.file_bytes},
-                              {"mean", info.mean}});
+                              {"mean", info.mean},
+                              {"pages", info.pages},
+                              {"orientation", info.orientation},
+                              {"palette", info.palette},
+                              {"icc_profile", info.icc_profile}});
         } catch (const image_error& e) {
             ++failed;
             fmt::print(stderr, "strata info: {}\n", e.what());

@@ -20,6 +20,15 @@ namespace strata::cli {
 void load_flags::add_to(CLI::App& sub, bool with_orientation) {
     if (with_orientation) {
         sub.add_flag("--keep-orientation", keep_orientation, "Do not turn images upright by their EXIF orientation");
+        sub.add_flag("--no-shrink-on-load", no_shrink_on_load,
+                     "Decode at full size even when the chain starts by shrinking (thumbnail, resize)");
+        auto* colourspace = sub.add_option("--colourspace", colour_space,
+                                           "srgb: convert images with another ICC profile (Display P3, Adobe RGB) "
+                                           "to sRGB (CMYK always is)")
+                                ->check(one_of({"srgb"}));
+        sub.add_option("--profile", profile, "Convert to this ICC profile (an .icc file) and embed it")
+            ->check(CLI::ExistingFile)
+            ->excludes(colourspace);
     }
     sub.add_option("--fail-on", fail_policy, "Decoder damage that fails a file")
         ->check(one_of({"none", "truncated", "error", "warning"}))
@@ -90,6 +99,8 @@ load_options load_flags::options() const {
         result.max_memory_origin = "--max-memory; raise it to read the image";
     }
     result.autorotate = !keep_orientation;
+    result.shrink_on_load = !no_shrink_on_load;
+    result.colour_profile = !profile.empty() ? profile : colour_space;
     result.allowed_loaders = allowed_loaders;
     result.fail = fail_policy == "none"      ? fail_on::none
                   : fail_policy == "error"   ? fail_on::error

@@ -22,6 +22,9 @@ struct load_flags {
     /// --max-memory as given: a size (512M, 2G, 0 for no limit) or "auto".
     std::string max_memory = "auto";
     bool keep_orientation = false;
+    bool no_shrink_on_load = false;
+    std::string colour_space;  ///< --colourspace: "" or "srgb"
+    std::string profile;       ///< --profile FILE.icc
     std::vector<std::string> allowed_loaders;
 
     /// Declares --fail-on, --max-pixels and --max-memory on `sub`, and --keep-orientation

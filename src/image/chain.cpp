@@ -1,5 +1,7 @@
 // parse_chain: "name=value:param=value,name2" into filter steps, with errors
 // that point at the offending text.
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 
@@ -67,11 +69,91 @@ double parse_value(const filter_spec& filter, const param_spec& param, std::stri
     return value;
 }
 
+// The first value of a filter that takes a size, when it is one: "256"
+// (a 256x256 box, for filters whose first parameter is width), "512x384",
+// "512x", "x384", each with ^ (cover), ! (exact) or > (only shrink), or
+// "50%". Sets the parameters it stands for; false when `text` is a plain
+// number for the first parameter.
+bool take_size(const filter_spec& filter, std::string_view text, std::size_t position, const std::string& chain,
+               std::vector<double>& values, std::vector<bool>& given) {
+    const auto fail = [&](const std::string& why) {
+        throw chain_error(fmt::format("{}: {}; accepted: 256, 512x384, 512x or x384, each may end in ^ (cover the "
+                                      "box), ! (exactly that size) or > (only shrink), or a percentage as in 50%",
+                                      filter.name, why),
+                          chain, position);
+    };
+    const auto set = [&](std::string_view name, std::string_view value) {
+        const auto found = std::find_if(filter.params.begin(), filter.params.end(),
+                                        [&](const param_spec& p) { return p.name == name; });
+        if (found == filter.params.end()) fail(fmt::format("'{}' is not a size it takes", text));
+        const auto index = static_cast<std::size_t>(found - filter.params.begin());
+        values[index] = parse_value(filter, *found, value, position, chain);
+        given[index] = true;
+    };
+    const bool plain = !text.empty() && text.find_first_not_of("0123456789.") == std::string_view::npos;
+    if (plain) {
+        if (filter.params.empty() || filter.params.front().name != "width") return false;
+        set("width", text);
+        set("height", text);
+        return true;
+    }
+    if (text.ends_with('%')) {
+        const std::string_view percent = text.substr(0, text.size() - 1);
+        double value = 0;
+        const auto [stop, problem] = std::from_chars(percent.data(), percent.data() + percent.size(), value);
+        if (percent.empty() || problem != std::errc{} || stop != percent.data() + percent.size() || !(value > 0)) {
+            fail(fmt::format("'{}' is not a size", text));
+        }
+        set("scale", fmt::format("{}", value / 100));
+        return true;
+    }
+    std::string_view box = text;
+    std::string_view fit = "inside";
+    bool only_shrink = false;
+    while (!box.empty() && std::string_view("^!><").find(box.back()) != std::string_view::npos) {
+        const char modifier = box.back();
+        box.remove_suffix(1);
+        if (modifier == '<') fail(fmt::format("'{}': '<' (only enlarge) is not supported", text));
+        if (modifier == '>') {
+            only_shrink = true;
+        } else if (fit != "inside") {
+            fail(fmt::format("'{}' asks for two fits; give ^ or !", text));
+        } else {
+            fit = modifier == '^' ? "outside" : "fill";
+        }
+    }
+    const std::size_t cross = box.find('x');
+    if (cross == std::string_view::npos || box.find('x', cross + 1) != std::string_view::npos) {
+        if (box.empty() || box.find_first_not_of("0123456789") != std::string_view::npos ||
+            filter.params.empty() || filter.params.front().name != "width") {
+            fail(fmt::format("'{}' is not a size", text));
+        }
+        set("width", box);  // "256>": a 256x256 box
+        set("height", box);
+    } else {
+        const std::string_view width = box.substr(0, cross);
+        const std::string_view height = box.substr(cross + 1);
+        if (width.empty() && height.empty()) fail(fmt::format("'{}' gives neither width nor height", text));
+        for (const auto side : {width, height}) {
+            if (side.find_first_not_of("0123456789") != std::string_view::npos) fail(fmt::format("'{}' is not a size", text));
+        }
+        set("width", width.empty() ? "0" : width);
+        set("height", height.empty() ? "0" : height);
+    }
+    set("fit", fit);
+    if (only_shrink) set("upscale", "0");
+    return true;
+}
+
 }  // namespace
 
 filter_chain parse_chain(std::string_view text) {
     filter_chain chain;
     chain.text = std::string(text);
+    // No chain at all: decode and encode only.
+    if (std::all_of(text.begin(), text.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); })) {
+        return chain;
+    }
     for (const auto& step_token : split(text, ',', 0)) {
         std::size_t position = step_token.position;
         const std::string_view step_text = trim(step_token.text, position);
@@ -128,11 +210,24 @@ filter_chain parse_chain(std::string_view text) {
                     throw chain_error(fmt::format("{}: parameter '{}' given twice", filter->name, filter->params[index].name),
                                       chain.text, at);
                 }
+                if (index == 0 && inner == std::string_view::npos && filter->takes_size &&
+                    take_size(*filter, value_text, value_position, chain.text, values, given)) {
+                    next_positional = filter->params.size();  // a size is the only value without a name
+                    continue;
+                }
                 given[index] = true;
                 values[index] = parse_value(*filter, filter->params[index], value_text, value_position, chain.text);
             }
         }
-        chain.steps.push_back({filter, filter_args(&filter->params, std::move(values)), position});
+        filter_args args(&filter->params, std::move(values));
+        if (filter->check) {
+            try {
+                filter->check(args);
+            } catch (const error& e) {
+                throw chain_error(fmt::format("{}: {}", filter->name, e.what()), chain.text, position);
+            }
+        }
+        chain.steps.push_back({filter, std::move(args), position});
     }
     return chain;
 }

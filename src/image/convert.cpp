@@ -246,10 +246,18 @@ conversion convert_in_turn(const std::filesystem::path& input, const detail::out
                            run_options options, pool* workers) {
     const auto start = clock_type::now();
     conversion done;
-    image decoded = read_image(input, loading);
+    image decoded;
+    filter_chain steps;
+    {
+        detail::image_reader reader(input, loading, chain);
+        reader.read_until(reader.layout().height);
+        decoded = reader.target();
+        steps = reader.chain();
+        done.load_shrink = reader.shrink();
+    }
     done.decoded = seconds_since(start);
     options.reuse_input = true;  // the decoded pixels are this function's own
-    const image result = run_chain(chain, decoded, options, workers);
+    const image result = run_chain(steps, decoded, options, workers);
     decoded = image();  // its pages go back before encoding (unless the result reuses them)
     done.filtered = seconds_since(start);
     detail::write_image_when_ready(result, output, writing, nullptr);
@@ -275,8 +283,11 @@ conversion convert_file(const std::filesystem::path& input, const std::filesyste
 }
 
 conversion detail::convert_file_at(const std::filesystem::path& input, const output_place& output,
-                                   const filter_chain& chain, const load_options& loading,
+                                   const filter_chain& chain, const load_options& requested,
                                    const write_options& writing, const run_options& options, pool* workers) {
+    // Without its profile, an image is only seen right in sRGB.
+    load_options loading = requested;
+    if (writing.strip_metadata && loading.colour_profile.empty()) loading.colour_profile = "srgb";
     if (options.where == backend::processes && workers != nullptr) {
         if (const auto loader = find_loader(input, loading); loader && loader->untrusted) {
             return workers->submit(strata_convert_isolated, input, output, chain.text, loading, writing).get();
@@ -291,7 +302,7 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
         own_pool = std::make_unique<pool>(pool_options{.processes = detail::worker_count(options)});
         workers = own_pool.get();
     }
-    detail::image_reader reader(input, loading);
+    detail::image_reader reader(input, loading, chain);
     const image& source = reader.target();
     const std::size_t end = detail::stage_end(chain, 0);
     const bool one_stage = end == chain.steps.size();

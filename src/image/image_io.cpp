@@ -9,6 +9,8 @@
 
 #include "strata/error.hpp"
 #include "strata/image.hpp"
+#include "strata/memory.hpp"
+#include "strata/pipeline.hpp"
 #include "image_stream.hpp"
 #include "metadata.hpp"
 #include "vips_io.hpp"
@@ -23,6 +25,94 @@ image::image(image_layout layout, shared_buffer pixels) : layout_(layout), pixel
 
 namespace detail {
 
+namespace {
+
+// What to ask `loader` for so that `step` still has at least a factor 2 to
+// shrink by itself, as vipsthumbnail leaves it (a block shrink in the
+// decoder is crisper than an area average).
+load_reduction reduction_for(const std::string& loader, const image_layout& stored, const chain_step& step) {
+    const image_layout out = step.filter->output_layout(stored, step.args);
+    const double shrink = std::min(static_cast<double>(stored.width) / out.width,
+                                   static_cast<double>(stored.height) / out.height);
+    load_reduction reduction;
+    if (loader == "jpegload") {
+        reduction.jpeg_shrink = shrink >= 16 ? 8 : shrink >= 8 ? 4 : shrink >= 4 ? 2 : 1;
+    } else if (loader == "webpload" && shrink > 2) {
+        reduction.scale = 2 / shrink;
+    }
+    return reduction;
+}
+
+// `step` as it runs on a reduced decode of a `stored` image: a size given as
+// a scale of the stored image becomes that size in pixels. (A box is a box
+// whatever the input: the step sizes its output from what it is given, as
+// vipsthumbnail does after its shrink-on-load.)
+chain_step for_reduced_input(const chain_step& step, const image_layout& stored) {
+    if (step.args.number("width") != 0 || step.args.number("height") != 0) return step;
+    const image_layout out = step.filter->output_layout(stored, step.args);
+    std::vector<double> values = step.args.values();
+    const auto& params = step.filter->params;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        const auto& name = params[i].name;
+        if (name == "width") values[i] = out.width;
+        if (name == "height") values[i] = out.height;
+        if (name == "upscale") values[i] = 1;
+        if (name == "scale") values[i] = params[i].default_value;
+        if (name == "fit") {
+            values[i] = static_cast<double>(std::find(params[i].choices.begin(), params[i].choices.end(), "fill") -
+                                            params[i].choices.begin());
+        }
+    }
+    return {step.filter, filter_args(&params, std::move(values)), step.position};
+}
+
+// `image` in the colour space load_options::colour_profile asks for: CMYK
+// always converted (through its own profile, or libvips' CMYK profile), RGB
+// with a profile that is not sRGB when asked to; 16-bit kept.
+vips::VImage managed_colour(vips::VImage image, const load_options& options) {
+    if (image.coding() != VIPS_CODING_NONE) image = image.colourspace(VIPS_INTERPRETATION_sRGB);
+    const bool cmyk = image.interpretation() == VIPS_INTERPRETATION_CMYK;
+    const std::string description = icc_description(image);
+    std::string target = options.colour_profile;
+    if (target == "srgb" && (description.empty() || description.find("sRGB") != std::string::npos)) target.clear();
+    if (!cmyk && image.bands() < 3) target.clear();  // grey stays grey
+    if (cmyk && target.empty()) target = "srgb";
+    if (target.empty()) return image;
+    auto* settings = vips::VImage::option()
+                         ->set("embedded", true)
+                         ->set("depth", image.format() == VIPS_FORMAT_USHORT ? 16 : 8);
+    if (description.empty()) settings->set("input_profile", cmyk ? "cmyk" : "srgb");
+    return image.icc_transform(target.c_str(), settings);
+}
+
+// Every stage's output against the limits, from the header alone.
+void check_stage_limits(const std::filesystem::path& path, const filter_chain& chain, image_layout layout,
+                        const load_options& options) {
+    for (std::size_t i = 0; i < chain.steps.size(); ++i) {
+        const auto& step = chain.steps[i];
+        layout = step.filter->output_layout(layout, step.args);
+        const auto pixels = static_cast<std::uint64_t>(layout.width) * static_cast<std::uint64_t>(layout.height);
+        const auto what = [&] {
+            return fmt::format("step {} of the chain ({}) would make {}x{}", i + 1, step.filter->name, layout.width,
+                               layout.height);
+        };
+        if (pixels > options.max_pixels) {
+            throw over_limit(path, fmt::format("{}, {} pixels, over the limit of {} (--max-pixels); nothing was decoded",
+                                               what(), pixels, options.max_pixels));
+        }
+        if (options.max_memory != 0 && layout.bytes() > options.max_memory) {
+            throw over_limit(path, fmt::format("{} with {} band{}, {}, over the memory limit of {} ({}); nothing was "
+                                               "decoded",
+                                               what(), layout.bands, layout.bands == 1 ? "" : "s",
+                                               describe_bytes(layout.bytes()), describe_bytes(options.max_memory),
+                                               options.max_memory_origin.empty() ? "--max-memory"
+                                                                                 : options.max_memory_origin));
+        }
+    }
+}
+
+}  // namespace
+
 struct image_reader::state {
     std::filesystem::path path;
     file_version version;  // of the file as it was opened
@@ -32,6 +122,8 @@ struct image_reader::state {
     VipsRegion* source_region = nullptr;
     VipsRegion* target_region = nullptr;
     int rows_read = 0;
+    filter_chain chain;  // the chain to run on what is decoded
+    double shrink = 1;   // how much smaller than stored it is decoded
 
     ~state() {
         if (target_region != nullptr) g_object_unref(target_region);
@@ -39,20 +131,37 @@ struct image_reader::state {
     }
 };
 
-image_reader::image_reader(const std::filesystem::path& path, const load_options& options)
+image_reader::image_reader(const std::filesystem::path& path, const load_options& options, const filter_chain& chain)
     : state_(std::make_unique<state>()) {
     state_->path = path;
     state_->version = version_of(path);
+    state_->chain = chain;
     chosen_loader loader;
-    vips::VImage source = open_image(path, options, true, &loader);
+    const bool may_shrink = options.shrink_on_load && !chain.steps.empty() && chain.steps.front().filter->shrinks_on_load;
+    vips::VImage source = open_image(path, options, true, &loader, {}, !may_shrink);
     try {
-        if (options.autorotate && vips_image_get_orientation(source.get_image()) > 1) {
-            // Turning needs random access: reopen without the sequential hint.
-            source = open_image(path, options, false).autorot();
+        const bool turned = options.autorotate && vips_image_get_orientation(source.get_image()) > 1;
+        const bool swapped = turned && vips_image_get_orientation(source.get_image()) >= 5;
+        const image_layout stored{swapped ? source.height() : source.width(), swapped ? source.width() : source.height(),
+                                  std::min(source.bands(), 4), held_as(source.format())};
+        load_reduction reduction;
+        if (may_shrink) {
+            reduction = reduction_for(loader.nickname, stored, chain.steps.front());
+            if (reduction != load_reduction{}) {
+                source = open_image(path, options, true, nullptr, reduction);
+            } else {
+                check_limits(path, source, options);
+            }
         }
-        vips::VImage pixels = source;
-        if (pixels.coding() != VIPS_CODING_NONE) pixels = pixels.colourspace(VIPS_INTERPRETATION_sRGB);
-        if (pixels.interpretation() == VIPS_INTERPRETATION_CMYK) pixels = pixels.colourspace(VIPS_INTERPRETATION_sRGB);
+        if (turned) {
+            // Turning needs random access: reopen without the sequential hint.
+            source = open_image(path, options, false, nullptr, reduction).autorot();
+        }
+        if (reduction != load_reduction{}) {
+            state_->shrink = static_cast<double>(stored.width) / source.width();
+            state_->chain.steps.front() = for_reduced_input(chain.steps.front(), stored);
+        }
+        vips::VImage pixels = managed_colour(source, options);
         if (pixels.bands() > 4) {
             throw image_error(path, fmt::format("has {} bands; strata handles 1 to 4 (grey, grey + alpha, RGB, RGBA)",
                                                 pixels.bands()));
@@ -60,9 +169,13 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
         const sample_type type = held_as(pixels.format());
         if (type == sample_type::f32) pixels = pixels.cast(VIPS_FORMAT_FLOAT);
         const image_layout layout{pixels.width(), pixels.height(), pixels.bands(), type};
+        check_stage_limits(path, state_->chain, layout, options);
         state_->pixels = pixels;
         state_->target = image(layout);
-        auto metadata = keep_metadata(source);
+        auto metadata = keep_metadata(pixels);  // with the profile converted to, if any
+        // Pixels turned upright are written with orientation 1; left as they
+        // were (--keep-orientation), they keep the tag that says how to turn them.
+        if (turned) mark_upright(*metadata);
         metadata->loader = loader.nickname;
         metadata->format = loader.format;
         metadata->name_matches = loader.name_matches;
@@ -81,6 +194,10 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
 }
 
 image_reader::~image_reader() = default;
+
+const filter_chain& image_reader::chain() const noexcept { return state_->chain; }
+
+double image_reader::shrink() const noexcept { return state_->shrink; }
 
 const image_layout& image_reader::layout() const noexcept { return state_->target.layout(); }
 
@@ -107,7 +224,7 @@ void image_reader::read_until(int y_end) {
 }  // namespace detail
 
 image read_image(const std::filesystem::path& path, const load_options& options) {
-    detail::image_reader reader(path, options);
+    detail::image_reader reader(path, options, {});
     reader.read_until(reader.layout().height);
     return reader.target();
 }

@@ -9,6 +9,7 @@
 #include "strata/detail/output_file.hpp"
 #include "strata/image.hpp"
 #include "strata/image_info.hpp"
+#include "strata/pipeline.hpp"
 
 namespace strata::detail {
 
@@ -16,9 +17,12 @@ namespace strata::detail {
 /// Not thread-safe: one thread creates and uses it.
 class image_reader {
 public:
-    /// Opens `path` (header only) and works out the layout it decodes to.
-    /// Throws image_error as read_image does.
-    image_reader(const std::filesystem::path& path, const load_options& options);
+    /// Opens `path` (header only) and works out the layout it decodes to,
+    /// for `chain` to run on: decoded smaller when the chain starts by
+    /// shrinking and options.shrink_on_load allows it; refused (over_limit)
+    /// when any step's output is over the limits. Throws image_error as
+    /// read_image does.
+    image_reader(const std::filesystem::path& path, const load_options& options, const filter_chain& chain);
     ~image_reader();
     image_reader(const image_reader&) = delete;
     image_reader& operator=(const image_reader&) = delete;
@@ -30,6 +34,11 @@ public:
     /// last call stopped. Throws image_error (a truncated file, say).
     void read_until(int y_end);
     int rows_read() const noexcept;
+    /// The chain to run on target(): the one given, with a first step sized
+    /// by a scale turned into pixels when the decode is reduced.
+    const filter_chain& chain() const noexcept;
+    /// How many times smaller than stored the image is decoded (1: full size).
+    double shrink() const noexcept;
 
 private:
     struct state;

@@ -164,11 +164,20 @@ chosen_loader choose_loader(const fs::path& path, const load_options& options) {
     throw image_error(path, "not an image, or a format this libvips cannot read with its trusted loaders");
 }
 
-vips::VImage run_loader(const chosen_loader& loader, const fs::path& path, VipsAccess access, VipsFailOn fail) {
+vips::VImage run_loader(const chosen_loader& loader, const fs::path& path, VipsAccess access, VipsFailOn fail,
+                        const load_reduction& reduction) {
     VipsOperation* operation = vips_operation_new(loader.nickname.c_str());
     if (operation == nullptr) throw vips::VError();
     std::unique_ptr<VipsOperation, decltype(&g_object_unref)> owner(operation, g_object_unref);
     if (vips_object_set(VIPS_OBJECT(operation), "filename", path.c_str(), "access", access, "fail_on", fail, nullptr) != 0) {
+        throw vips::VError();
+    }
+    if (loader.nickname == "jpegload" && reduction.jpeg_shrink > 1 &&
+        vips_object_set(VIPS_OBJECT(operation), "shrink", reduction.jpeg_shrink, nullptr) != 0) {
+        throw vips::VError();
+    }
+    if (loader.nickname == "webpload" && reduction.scale < 1 &&
+        vips_object_set(VIPS_OBJECT(operation), "scale", reduction.scale, nullptr) != 0) {
         throw vips::VError();
     }
     // Built directly, not through the cache: a cached load would hand back

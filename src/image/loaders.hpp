@@ -42,10 +42,18 @@ std::optional<chosen_loader> find_loader(const std::filesystem::path& path, cons
 /// is not what its name says and only an untrusted loader would read it.
 chosen_loader choose_loader(const std::filesystem::path& path, const load_options& options);
 
+/// How much smaller than stored a loader decodes (shrink-on-load); loaders
+/// that cannot ignore it.
+struct load_reduction {
+    int jpeg_shrink = 1;  ///< jpegload's shrink: 1, 2, 4 or 8
+    double scale = 1;     ///< webpload's scale, at most 1
+    bool operator==(const load_reduction&) const = default;
+};
+
 /// Runs loader `loader` on `path` with libvips' access and fail-on options,
 /// outside libvips' operation cache (a file that changed is read again).
 /// Throws vips::VError.
 vips::VImage run_loader(const chosen_loader& loader, const std::filesystem::path& path, VipsAccess access,
-                        VipsFailOn fail);
+                        VipsFailOn fail, const load_reduction& reduction = {});
 
 }  // namespace strata::detail

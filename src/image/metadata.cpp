@@ -2,6 +2,8 @@
 // formats strata and libvips share.
 #include "metadata.hpp"
 
+#include <cstdint>
+#include <cstring>
 #include <set>
 #include <string>
 #include <string_view>
@@ -38,6 +40,63 @@ std::shared_ptr<image_metadata> keep_metadata(const vips::VImage& source) {
     }
     g_strfreev(names);
     return metadata;
+}
+
+namespace {
+
+std::uint32_t big_endian(const unsigned char* bytes) {
+    return (std::uint32_t{bytes[0]} << 24) | (std::uint32_t{bytes[1]} << 16) | (std::uint32_t{bytes[2]} << 8) | bytes[3];
+}
+
+}  // namespace
+
+std::string icc_description(const void* profile, std::size_t size) {
+    const auto* bytes = static_cast<const unsigned char*>(profile);
+    if (size < 132 || std::memcmp(bytes + 36, "acsp", 4) != 0) return {};
+    const std::uint32_t tags = big_endian(bytes + 128);
+    for (std::uint32_t i = 0; i < tags && 132 + 12 * (i + 1) <= size; ++i) {
+        const unsigned char* entry = bytes + 132 + 12 * i;
+        if (std::memcmp(entry, "desc", 4) != 0) continue;
+        const std::size_t offset = big_endian(entry + 4);
+        const std::size_t length = big_endian(entry + 8);
+        if (offset > size || length > size - offset || length < 12) return {};
+        const unsigned char* tag = bytes + offset;
+        std::string text;
+        if (std::memcmp(tag, "desc", 4) == 0) {  // v2: a count, then ASCII with its NUL
+            const std::size_t count = big_endian(tag + 8);
+            if (count > length - 12) return {};
+            text.assign(reinterpret_cast<const char*>(tag + 12), count);
+        } else if (std::memcmp(tag, "mluc", 4) == 0 && length >= 28) {  // v4: UTF-16BE, the first record
+            const std::size_t chars = big_endian(tag + 20);
+            const std::size_t start = big_endian(tag + 24);
+            if (start > length || chars > length - start) return {};
+            for (std::size_t c = 0; c + 1 < chars; c += 2) {
+                const unsigned unit = (unsigned{tag[start + c]} << 8) | tag[start + c + 1];
+                text.push_back(unit < 0x80 ? static_cast<char>(unit) : '?');
+            }
+        }
+        while (!text.empty() && (text.back() == '\0' || text.back() == ' ')) text.pop_back();
+        return text;
+    }
+    return {};
+}
+
+std::string icc_description(const vips::VImage& image) {
+    if (vips_image_get_typeof(image.get_image(), VIPS_META_ICC_NAME) == 0) return {};
+    const void* data = nullptr;
+    std::size_t size = 0;
+    if (vips_image_get_blob(image.get_image(), VIPS_META_ICC_NAME, &data, &size) != 0) {
+        vips_error_clear();
+        return {};
+    }
+    return icc_description(data, size);
+}
+
+void mark_upright(image_metadata& metadata) {
+    VipsImage* carrier = metadata.carrier.get_image();
+    vips_image_set_int(carrier, VIPS_META_ORIENTATION, 1);
+    // Savers rebuild EXIF from the exif-* fields: the old tag must not win.
+    (void)vips_image_remove(carrier, "exif-ifd0-Orientation");
 }
 
 void copy_metadata(const image_metadata& metadata, vips::VImage& target) {

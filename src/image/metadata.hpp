@@ -24,6 +24,16 @@ struct image_metadata {
 /// The fields of `source` that describe the picture (not its pixel layout
 /// or loader).
 std::shared_ptr<image_metadata> keep_metadata(const vips::VImage& source);
+/// The description an ICC profile gives itself ("sRGB IEC61966-2.1",
+/// "Display P3"), from its 'desc' tag (v2 text or v4 multi-language); empty
+/// if it has none or the blob is not a profile.
+std::string icc_description(const void* profile, std::size_t size);
+/// The description of the profile `image` carries; empty if none.
+std::string icc_description(const vips::VImage& image);
+
+/// Records that the pixels were turned upright: orientation 1, in the
+/// fields and in the EXIF block savers rebuild.
+void mark_upright(image_metadata& metadata);
 /// Sets those fields on `target`.
 void copy_metadata(const image_metadata& metadata, vips::VImage& target);
 

@@ -180,11 +180,7 @@ image run_chain(const filter_chain& chain, const image& input, const run_options
 
 image detail::run_steps(const filter_chain& chain, std::size_t first, const image& input, const run_options& options,
                         pool* workers) {
-    std::unique_ptr<pool> own_pool;
-    if (options.where == backend::processes && workers == nullptr) {
-        own_pool = std::make_unique<pool>(pool_options{.processes = worker_count(options)});
-        workers = own_pool.get();
-    }
+    std::unique_ptr<pool> own_pool;  // made when a stage first needs one
     image current = input;
     std::size_t i = first;
     while (i < chain.steps.size()) {
@@ -250,6 +246,10 @@ image detail::run_steps(const filter_chain& chain, std::size_t first, const imag
             break;
         }
         case backend::processes: {
+            if (workers == nullptr) {
+                own_pool = std::make_unique<pool>(pool_options{.processes = worker_count(options)});
+                workers = own_pool.get();
+            }
             std::vector<future<void>> done;
             for (int s = 0; s < strips.count; ++s) {
                 done.push_back(submit_strip(*workers, chain, i, end, current, output, strips.top(s), strips.bottom(s)));

@@ -23,6 +23,7 @@
 #include "strata/memory.hpp"
 #include "strata/image_info.hpp"
 #include "loaders.hpp"
+#include "metadata.hpp"
 #include "vips_io.hpp"
 
 namespace strata::detail {
@@ -143,17 +144,23 @@ void check_unchanged(const std::filesystem::path& path, const file_version& befo
 }
 
 vips::VImage open_image(const std::filesystem::path& path, const load_options& options, bool sequential,
-                        chosen_loader* used) {
+                        chosen_loader* used, const load_reduction& reduction, bool limits) {
     ensure_vips();
     const chosen_loader loader = check_readable(path, options);
     if (used != nullptr) *used = loader;
     vips::VImage image;
     try {
-        image = run_loader(loader, path, sequential ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM, to_vips(options.fail));
+        image = run_loader(loader, path, sequential ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM, to_vips(options.fail),
+                           reduction);
     } catch (const vips::VError& e) {
         vips_error_clear();
         throw image_error(path, clean_vips_message(e.what(), path));
     }
+    if (limits) check_limits(path, image, options);
+    return image;
+}
+
+void check_limits(const std::filesystem::path& path, const vips::VImage& image, const load_options& options) {
     const auto pixels = static_cast<std::uint64_t>(image.width()) * static_cast<std::uint64_t>(image.height());
     if (pixels > options.max_pixels) {
         throw image_error(path, fmt::format("{}x{} is {} pixels, over the limit of {} (raise the pixel limit to read it)",
@@ -169,7 +176,6 @@ vips::VImage open_image(const std::filesystem::path& path, const load_options& o
                                             options.max_memory_origin.empty() ? "raise the memory limit to read it"
                                                                               : options.max_memory_origin));
     }
-    return image;
 }
 
 std::string vips_failure_reason(const vips::VError& failure, const std::filesystem::path& path) {
@@ -197,6 +203,11 @@ image_info inspect(const std::filesystem::path& path, const load_options& option
     info.loader = loader.nickname;
     info.name_matches_content = loader.name_matches;
     info.file_bytes = std::filesystem::file_size(path);
+    info.pages = std::max(1, vips_image_get_n_pages(image.get_image()));
+    info.orientation = vips_image_get_orientation(image.get_image());
+    info.icc_profile = detail::icc_description(image);
+    info.palette = vips_image_get_typeof(image.get_image(), "palette-bit-depth") != 0 ||
+                   vips_image_get_typeof(image.get_image(), "palette") != 0;
     const detail::file_version version = detail::version_of(path);
     try {
         info.mean = image.avg();  // streams every pixel through the decoder

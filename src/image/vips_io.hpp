@@ -25,9 +25,15 @@ sample_type held_as(VipsBandFormat format);
 /// is not empty and has a loader it may use (see choose_loader); enforces
 /// the pixel and memory limits. Throws image_error. `sequential` opens for
 /// one top-to-bottom pass (cheaper); turning an image upright needs random
-/// access. `used`, if given, receives the loader.
+/// access. `used`, if given, receives the loader. `reduction` asks the
+/// loader to decode smaller; the limits are those of what it decodes, and
+/// `check_limits` false leaves them to the caller (who looks at the header
+/// before deciding on a reduction).
 vips::VImage open_image(const std::filesystem::path& path, const load_options& options, bool sequential = true,
-                        chosen_loader* used = nullptr);
+                        chosen_loader* used = nullptr, const load_reduction& reduction = {}, bool check_limits = true);
+/// The pixel and memory limits of `options` on an image as `path` decodes
+/// to: image_error (the file is over the limit) if it is over.
+void check_limits(const std::filesystem::path& path, const vips::VImage& image, const load_options& options);
 
 /// What a file is at one moment, to tell whether it changed while it was
 /// read: device, inode, size and modification time.
