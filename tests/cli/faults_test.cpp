@@ -298,11 +298,20 @@ TEST_CASE("Cli.Faults.out of descriptors, processes or memory: the message names
             CHECK_FALSE(contains(result.err, "packet larger than the channel allows"));
         }
     }
-    // Too little address space for the threads of a resize's encoder.
-    const auto result = limited("ulimit -v 200000", fmt::format("apply '{}' '{}' -f resize=scale=6", (in / "photo-01.jpg").string(),
-                                                                (folder.path / "big.png").string()));
+    // Too little address space for the threads of a resize's encoder (with
+    // no memory limit, which would refuse the resize before decoding).
+    auto result = limited("ulimit -v 200000", fmt::format("apply '{}' '{}' -f resize=scale=6 --max-memory 0",
+                                                          (in / "photo-01.jpg").string(), (folder.path / "big.png").string()));
     CHECK(result.exit_code == 1);
     CHECK(contains(result.err, "ulimit -v"));
     CHECK_FALSE(contains(result.err, "unexpected failure"));
+    CHECK_FALSE(fs::exists(folder.path / "big.png"));
+    // With the automatic limit, the step is refused before decoding, and the
+    // message says where the limit comes from.
+    result = limited("ulimit -v 200000", fmt::format("apply '{}' '{}' -f resize=scale=6", (in / "photo-01.jpg").string(),
+                                                     (folder.path / "big.png").string()));
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "step 1 of the chain (resize) would make"));
+    CHECK(contains(result.err, "ulimit -v"));
     CHECK_FALSE(fs::exists(folder.path / "big.png"));
 }

@@ -30,7 +30,7 @@ TEST_CASE("Cli.Info.describes each photograph of a folder, sorted, and exits 0")
     CHECK(contains(result.out, photos + "/astronaut.jpg: 512x512, 3 bands, 8-bit, srgb, jpegload"));
     CHECK(contains(result.out, photos + "/camera.png: 512x512, 1 band, 8-bit, b-w, pngload"));
     CHECK(contains(result.out, photos + "/coffee-rgba.png: 200x133, 4 bands, 8-bit, srgb with alpha, pngload"));
-    CHECK(contains(result.out, photos + "/rocket-16bit.png: 160x107, 3 bands, 16-bit, rgb16, pngload"));
+    CHECK(contains(result.out, photos + "/rocket-16bit.png: 160x107, 3 bands, 16-bit, rgb16, profile 'Adobe RGB (1998)', pngload"));
     CHECK(result.out.find("astronaut.jpg") < result.out.find("camera.png"));
     CHECK(contains(result.out, "6 images decoded, 0 failed"));
 }

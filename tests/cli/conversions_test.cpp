@@ -1,0 +1,410 @@
+// Cli.Conversions: the everyday jobs: conversion without a filter, the
+// orientation tag of what strata writes (read back by exiftool, not
+// libvips), thumbnails, shrink-on-load and the limits of every stage.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <fmt/format.h>
+#include <opencv2/imgproc.hpp>
+
+#include "strata/filter.hpp"
+#include "strata/strata.hpp"
+#include "support/paths.hpp"
+#include "support/skip.hpp"
+#include "support/subprocess.hpp"
+#include "support/temp_folder.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using strata::test::contains;
+using strata::test::run_strata;
+using strata::test::temp_folder;
+using strata::test::testdata;
+
+fs::path photo(const char* name) { return testdata() / "photos" / name; }
+
+// The full path of program `name` on PATH, or empty.
+std::string program(const char* name) {
+    const char* path = std::getenv("PATH");
+    std::string_view folders = path != nullptr ? path : "/usr/bin:/bin";
+    while (!folders.empty()) {
+        const auto colon = folders.find(':');
+        const fs::path candidate = fs::path(folders.substr(0, colon)) / name;
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+        folders = colon == std::string_view::npos ? std::string_view{} : folders.substr(colon + 1);
+    }
+    return {};
+}
+
+// What exiftool (a reader that is not libvips) says of `tag` in `file`, as a
+// number; empty when the file has no such tag.
+std::string exif_tag(const fs::path& file, const char* tag) {
+    const auto result = strata::test::run({program("exiftool"), "-n", "-s3", std::string("-") + tag, file.string()});
+    std::string value = result.out;
+    while (!value.empty() && (value.back() == '\n' || value.back() == ' ')) value.pop_back();
+    return value;
+}
+
+
+bool same_pixels(const strata::image& a, const strata::image& b) {
+    return a.layout() == b.layout() && std::memcmp(a.pixels().data(), b.pixels().data(), a.layout().bytes()) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("Cli.Conversions.an image turned upright is written with orientation 1 in every format (read by exiftool)") {
+    if (program("exiftool").empty()) {
+        strata::test::skip("exiftool is not installed (Debian: libimage-exiftool-perl)");
+        return;
+    }
+    temp_folder folder;
+    const auto input = photo("chelsea-orientation6.jpg");
+    REQUIRE(exif_tag(input, "Orientation") == "6");
+    for (const char* extension : {"jpg", "png", "webp", "tif", "avif"}) {
+        CAPTURE(extension);
+        const auto turned = folder.path / (std::string("turned.") + extension);
+        const auto result = run_strata({"apply", input.string(), turned.string(), "-f", "invert"});
+        REQUIRE(result.exit_code == 0);
+        CHECK(exif_tag(turned, "ImageSize") == "226 150");
+        const std::string orientation = exif_tag(turned, "Orientation");
+        CHECK((orientation == "1" || orientation.empty()));
+
+        // --keep-orientation: pixels as stored, and the tag that says how to turn them.
+        const auto kept = folder.path / (std::string("kept.") + extension);
+        REQUIRE(run_strata({"apply", input.string(), kept.string(), "-f", "invert", "--keep-orientation"}).exit_code == 0);
+        CHECK(exif_tag(kept, "ImageSize") == "150 226");
+        CHECK(exif_tag(kept, "Orientation") == "6");
+    }
+    // No chain and a geometry chain take the other paths through the decoder.
+    for (const char* chain : {"", "thumbnail=100"}) {
+        CAPTURE(chain);
+        const auto out = folder.path / "other.jpg";
+        REQUIRE(run_strata({"apply", input.string(), out.string(), "-f", chain}).exit_code == 0);
+        const std::string orientation = exif_tag(out, "Orientation");
+        CHECK((orientation == "1" || orientation.empty()));
+    }
+}
+
+TEST_CASE("Cli.Conversions.without a chain, apply and batch decode and encode only") {
+    temp_folder folder;
+    // Lossless output: the pixels are the input's own.
+    const auto png = folder.path / "astronaut.png";
+    const auto result = run_strata({"apply", photo("astronaut.jpg").string(), png.string()});
+    REQUIRE(result.exit_code == 0);
+    CHECK(contains(result.out, "512x512, 3 bands"));
+    CHECK(same_pixels(strata::read_image(png), strata::read_image(photo("astronaut.jpg"))));
+
+    const auto out = folder.path / "webp";
+    const auto batch = run_strata({"batch", (testdata() / "photos").string(), out.string(), "--format", "webp", "-q", "80",
+                                   "--json", (folder.path / "report.json").string()});
+    CHECK(batch.exit_code == 0);
+    CHECK(contains(batch.out, "converted 6, skipped 0, failed 0"));
+    for (const auto& entry : fs::directory_iterator(testdata() / "photos")) {
+        const auto written = out / (entry.path().stem().string() + ".webp");
+        CAPTURE(written);
+        REQUIRE(fs::exists(written));
+        const auto source = strata::read_image(entry.path());
+        const auto converted = strata::read_image(written);
+        CHECK(converted.width() == source.width());
+        CHECK(converted.height() == source.height());
+    }
+}
+
+namespace {
+
+// A JPEG of `width` x `height` made from a bundled photograph (stretched).
+fs::path make_jpeg(const fs::path& folder, int width, int height, const char* source = "chelsea.jpg") {
+    const auto path = folder / fmt::format("in-{}x{}.jpg", width, height);
+    const auto stretched = strata::run_chain(strata::parse_chain(fmt::format("resize={}x{}!:upscale=1", width, height)),
+                                             strata::read_image(photo(source)), {.where = strata::backend::serial});
+    strata::write_image(stretched, path, {.quality = 92});
+    return path;
+}
+
+std::string size_of(const fs::path& file) {
+    const auto picture = strata::read_image(file, {.max_pixels = 1'000'000'000});
+    return fmt::format("{}x{}", picture.width(), picture.height());
+}
+
+}  // namespace
+
+TEST_CASE("Cli.Conversions.thumbnail sizes are vipsthumbnail's, shrink-on-load or not") {
+    if (program("vipsthumbnail").empty()) {
+        strata::test::skip("vipsthumbnail is not installed (Debian: libvips-tools)");
+        return;
+    }
+    temp_folder folder;
+    std::vector<fs::path> inputs;
+    // JPEGs big enough for every shrink-on-load factor, odd sizes, extremes;
+    // and a PNG (never shrunk on load).
+    for (const auto& [w, h] : std::vector<std::pair<int, int>>{{4104, 2730}, {2731, 4097}, {3001, 1999}, {1000, 10}, {640, 427}}) {
+        inputs.push_back(make_jpeg(folder.path, w, h));
+    }
+    inputs.push_back(photo("coffee-rgba.png"));
+    // vipsthumbnail -s SIZE against thumbnail=SIZE; vipsthumbnail enlarges
+    // by default, strata only with upscale=1 (so vipsthumbnail gets "SIZE>"
+    // otherwise, its only-shrink size).
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"256", "thumbnail=256"},         {"200x100", "thumbnail=200x100"},
+        {"300x", "thumbnail=300x"},       {"x90", "thumbnail=x90"},
+        {"1000", "thumbnail=1000:upscale=1"}, {"123x77", "thumbnail=123x77:crop=centre"},
+        {"64", "thumbnail=64:crop=attention"}};
+    for (const auto& input : inputs) {
+        for (const auto& [size, chain] : cases) {
+            CAPTURE(input);
+            CAPTURE(chain);
+            const auto theirs = folder.path / "vips.png";
+            const bool enlarges = chain.find("upscale=1") != std::string::npos;
+            std::vector<std::string> argv{program("vipsthumbnail"), input.string(), "-s", enlarges ? size : size + ">",
+                                          "-o", theirs.string()};
+            if (chain.find("crop=") != std::string::npos) {
+                argv.insert(argv.end(), {"--smartcrop", chain.find("attention") != std::string::npos ? "attention" : "centre"});
+            }
+            REQUIRE(strata::test::run(argv).exit_code == 0);
+            for (const char* shrink : {"", "--no-shrink-on-load"}) {
+                const auto ours = folder.path / "strata.png";
+                std::vector<std::string> args{"apply", input.string(), ours.string(), "-f", chain, "--max-pixels", "1000000000"};
+                if (*shrink != '\0') args.emplace_back(shrink);
+                const auto result = run_strata(args);
+                REQUIRE(result.exit_code == 0);
+                // With shrink-on-load strata sizes from the same reduced
+                // decode vipsthumbnail uses, so the sizes agree exactly;
+                // without it, rounding from the full size may differ by one.
+                if (*shrink == '\0') CHECK(size_of(ours) == size_of(theirs));
+            }
+        }
+    }
+}
+
+TEST_CASE("Cli.Conversions.shrink-on-load decodes JPEG smaller, leaves a factor 2, and keeps the strip invariant") {
+    temp_folder folder;
+    const auto input = make_jpeg(folder.path, 4104, 2730);
+    // 4104 -> 256 is a factor 16: libjpeg decodes at 1/8.
+    auto done = strata::convert_file(input, folder.path / "a.png", strata::parse_chain("thumbnail=256"), {}, {},
+                                     {.where = strata::backend::serial});
+    CHECK(done.load_shrink == doctest::Approx(8).epsilon(0.01));
+    CHECK(done.layout.width == 256);
+    // A factor 10 leaves 1/4 to the decoder, 2.5 to the area average.
+    done = strata::convert_file(input, folder.path / "b.png", strata::parse_chain("resize=10%"), {}, {},
+                                {.where = strata::backend::serial});
+    CHECK(done.load_shrink == doctest::Approx(4).epsilon(0.01));
+    CHECK(done.layout.width == 410);  // 10% of the stored size, not of the reduced decode
+    CHECK(done.layout.height == 273);
+    // A factor under 4: full size; so is --no-shrink-on-load.
+    done = strata::convert_file(input, folder.path / "c.png", strata::parse_chain("thumbnail=2000"), {}, {},
+                                {.where = strata::backend::serial});
+    CHECK(done.load_shrink == 1);
+    done = strata::convert_file(input, folder.path / "d.png", strata::parse_chain("thumbnail=256"),
+                                {.shrink_on_load = false}, {}, {.where = strata::backend::serial});
+    CHECK(done.load_shrink == 1);
+    CHECK(done.layout.width == 256);
+
+    // The same pixels on every backend and strip count, the chain going on
+    // after the thumbnail.
+    const std::string chain = "thumbnail=300x200,gaussblur=2,sharpen";
+    fs::path first;
+    for (const char* backend : {"processes", "threads", "serial"}) {
+        for (const char* strips : {"1", "3", "7"}) {
+            const auto out = folder.path / fmt::format("{}-{}.png", backend, strips);
+            REQUIRE(run_strata({"apply", input.string(), out.string(), "-f", chain, "-b", backend, "-w", "2", "--strips",
+                                strips}).exit_code == 0);
+            if (first.empty()) {
+                first = out;
+                continue;
+            }
+            CAPTURE(out);
+            CHECK(same_pixels(strata::read_image(out), strata::read_image(first)));
+        }
+    }
+}
+
+TEST_CASE("Cli.Conversions.a thumbnail is as close to an exact area average as vipsthumbnail's") {
+    if (program("vipsthumbnail").empty()) {
+        strata::test::skip("vipsthumbnail is not installed (Debian: libvips-tools)");
+        return;
+    }
+    temp_folder folder;
+    const auto input = make_jpeg(folder.path, 4104, 2730, "astronaut.jpg");
+    const auto ours = folder.path / "strata.png";
+    const auto theirs = folder.path / "vips.png";
+    REQUIRE(run_strata({"apply", input.string(), ours.string(), "-f", "thumbnail=256"}).exit_code == 0);
+    REQUIRE(strata::test::run({program("vipsthumbnail"), input.string(), "-s", "256", "-o", theirs.string()}).exit_code == 0);
+    const auto full = strata::read_image(input);
+    const auto mine = strata::read_image(ours);
+    const auto vips = strata::read_image(theirs);
+    cv::Mat exact;
+    cv::resize(strata::as_mat(full), exact, cv::Size(mine.width(), mine.height()), 0, 0, cv::INTER_AREA);
+    const double strata_psnr = cv::PSNR(exact, strata::as_mat(mine));
+    const double vips_psnr = cv::PSNR(exact, strata::as_mat(vips));
+    MESSAGE("PSNR against INTER_AREA on the full decode: strata " << strata_psnr << " dB, vipsthumbnail " << vips_psnr << " dB");
+    CHECK(strata_psnr >= vips_psnr - 0.5);
+}
+
+TEST_CASE("Cli.Conversions.sizes as users type them, and what is refused") {
+    temp_folder folder;
+    const auto input = make_jpeg(folder.path, 640, 427);
+    const auto out = folder.path / "out.png";
+    const std::vector<std::pair<std::string, std::string>> sizes{
+        {"thumbnail=256", "256x171"},          {"thumbnail=200x100", "150x100"}, {"thumbnail=200x100^", "200x133"},
+        {"thumbnail=200x100!", "200x100"},     {"thumbnail=50%", "320x214"},     {"thumbnail=1000", "640x427"},
+        {"thumbnail=1000:upscale=1", "1000x667"}, {"thumbnail=200x100:crop=centre", "200x100"},
+        {"resize=200x100", "150x100"},         {"resize=200x100!", "200x100"},   {"resize=200x100^", "200x133"},
+        {"resize=50%", "320x214"},             {"resize=0.5", "320x214"},        {"resize=width=1280", "1280x854"},
+        {"resize=1280x>", "640x427"},          {"resize=width=512:height=512", "512x512"}};
+    for (const auto& [chain, size] : sizes) {
+        CAPTURE(chain);
+        const auto result = run_strata({"apply", input.string(), out.string(), "-f", chain});
+        REQUIRE(result.exit_code == 0);
+        CHECK(size_of(out) == size);
+    }
+    fs::remove(out);
+    const std::vector<std::pair<std::string, std::string>> refused{
+        {"thumbnail", "thumbnail: give a size"},
+        {"thumbnail=12y4", "thumbnail: '12y4' is not a size; accepted: 256, 512x384"},
+        {"thumbnail=200x100<", "'<' (only enlarge) is not supported"},
+        {"thumbnail=x", "gives neither width nor height"},
+        {"thumbnail=200x100^!", "asks for two fits"},
+        {"thumbnail=50%:crop=centre", "crop needs a box"},
+        {"thumbnail=256:width=300", "parameter 'width' given twice"},
+        {"resize=256", "parameter 'scale' 256 is out of range"}};
+    for (const auto& [chain, message] : refused) {
+        CAPTURE(chain);
+        const auto result = run_strata({"apply", input.string(), out.string(), "-f", chain});
+        CHECK(result.exit_code == 2);
+        CHECK(contains(result.err, message));
+    }
+    CHECK_FALSE(fs::exists(out));
+}
+
+TEST_CASE("Cli.Conversions.limits cover every step of the chain, before decoding") {
+    temp_folder folder;
+    const auto out = folder.path / "out.png";
+    const auto input = photo("astronaut.jpg").string();
+    auto result = run_strata({"apply", input, out.string(), "-f", "resize=scale=100"});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "astronaut.jpg: step 1 of the chain (resize) would make 51200x51200, 2621440000 pixels, "
+                               "over the limit of 268402689 (--max-pixels); nothing was decoded"));
+    result = run_strata({"apply", input, out.string(), "-f", "resize=height=1000000"});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "step 1 of the chain (resize) would make 1000000x1000000"));
+    CHECK_FALSE(contains(result.err, "OpenCV"));
+    // A later step, and the memory limit.
+    result = run_strata({"apply", input, out.string(), "-f", "invert,resize=scale=20,gaussblur", "--max-memory", "64M"});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "step 2 of the chain (resize) would make 10240x10240 with 3 bands, 300.0 MiB, over the "
+                               "memory limit of 64.0 MiB (--max-memory"));
+    CHECK_FALSE(fs::exists(out));
+    // A thumbnail of an image over the pixel limit is read at reduced size,
+    // and the limit applies to what is decoded.
+    const auto big = make_jpeg(folder.path, 4104, 2730);
+    result = run_strata({"apply", big.string(), out.string(), "-f", "thumbnail=256", "--max-pixels", "1000000"});
+    CHECK(result.exit_code == 0);
+    result = run_strata({"apply", big.string(), out.string(), "-f", "thumbnail=256", "--max-pixels", "1000000",
+                         "--no-shrink-on-load"});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "over the limit of 1000000"));
+
+    // In a batch it is that file's failure; the others are converted.
+    const auto in = folder.path / "in";
+    fs::create_directories(in);
+    fs::copy_file(photo("astronaut.jpg"), in / "big.jpg");
+    fs::copy_file(photo("chelsea.jpg"), in / "small.jpg");
+    result = run_strata({"batch", in.string(), (folder.path / "out").string(), "-f", "resize=scale=10",
+                         "--max-pixels", "20000000"});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "big.jpg: step 1 of the chain (resize) would make 5120x5120"));
+    CHECK(fs::exists(folder.path / "out" / "small.jpg"));
+    CHECK_FALSE(fs::exists(folder.path / "out" / "big.jpg"));
+}
+
+TEST_CASE("Cli.Conversions.hidden files and folders are left out of a batch unless --hidden") {
+    temp_folder folder;
+    const auto in = folder.path / "in";
+    fs::create_directories(in / ".cache");
+    fs::create_directories(in / "sub");
+    for (const auto& name : {"a.jpg", ".b.jpg", "._a.jpg", ".cache/c.jpg", "sub/d.jpg", "sub/.e.jpg"}) {
+        fs::copy_file(photo("chelsea.jpg"), in / name);
+    }
+    auto result = run_strata({"batch", in.string(), (folder.path / "out").string(), "-r"});
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.out, "converted 2, skipped 0, failed 0"));
+    CHECK(fs::exists(folder.path / "out" / "a.jpg"));
+    CHECK(fs::exists(folder.path / "out" / "sub" / "d.jpg"));
+    result = run_strata({"batch", in.string(), (folder.path / "all").string(), "-r", "--hidden"});
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.out, "converted 6, skipped 0, failed 0"));
+    CHECK(fs::exists(folder.path / "all" / ".cache" / "c.jpg"));
+    // A hidden file named on its own is read.
+    result = run_strata({"batch", (in / ".b.jpg").string(), (folder.path / "one").string()});
+    CHECK(contains(result.out, "converted 1"));
+}
+
+namespace {
+
+// The largest difference between two images' samples (layouts must agree).
+int largest_difference(const strata::image& a, const strata::image& b) {
+    REQUIRE(a.layout() == b.layout());
+    cv::Mat difference;
+    cv::absdiff(strata::as_mat(a), strata::as_mat(b), difference);
+    double most = 0;
+    cv::minMaxLoc(difference.reshape(1), nullptr, &most);
+    return static_cast<int>(most);
+}
+
+}  // namespace
+
+TEST_CASE("Cli.Conversions.colour: CMYK through its profile, other profiles to sRGB when asked or stripped") {
+    const std::string vips = program("vips");
+    if (vips.empty()) {
+        strata::test::skip("the vips command is not installed (Debian: libvips-tools)");
+        return;
+    }
+    temp_folder folder;
+    const auto at = [&](const char* name) { return (folder.path / name).string(); };
+    // A CMYK JPEG with an embedded profile, and the sRGB libvips makes of it.
+    REQUIRE(strata::test::run({vips, "icc_transform", photo("astronaut.jpg").string(), at("cmyk.jpg"), "cmyk"}).exit_code == 0);
+    REQUIRE(strata::test::run({vips, "icc_transform", at("cmyk.jpg"), at("cmyk-ref.png"), "srgb", "--embedded"}).exit_code == 0);
+    REQUIRE(run_strata({"apply", at("cmyk.jpg"), at("cmyk-out.png")}).exit_code == 0);
+    const auto cmyk_out = strata::read_image(at("cmyk-out.png"));
+    CHECK(cmyk_out.bands() == 3);
+    CHECK(largest_difference(cmyk_out, strata::read_image(at("cmyk-ref.png"))) <= 1);
+
+    // Display P3: kept with its profile by default; converted by
+    // --colourspace srgb and before --strip-metadata drops the profile.
+    REQUIRE(strata::test::run({vips, "icc_transform", photo("astronaut.jpg").string(), at("p3.png"), "p3"}).exit_code == 0);
+    REQUIRE(strata::test::run({vips, "icc_transform", at("p3.png"), at("p3-ref.png"), "srgb", "--embedded"}).exit_code == 0);
+    REQUIRE(run_strata({"apply", at("p3.png"), at("kept.png")}).exit_code == 0);
+    CHECK(largest_difference(strata::read_image(at("kept.png")), strata::read_image(at("p3.png"))) == 0);
+    const auto p3_ref = strata::read_image(at("p3-ref.png"));
+    CHECK(largest_difference(p3_ref, strata::read_image(at("p3.png"))) > 5);  // the conversion shows
+    for (const char* flag : {"--colourspace=srgb", "--strip-metadata"}) {
+        CAPTURE(flag);
+        REQUIRE(run_strata({"apply", at("p3.png"), at("srgb.png"), flag}).exit_code == 0);
+        CHECK(largest_difference(strata::read_image(at("srgb.png")), p3_ref) <= 1);
+    }
+    if (const std::string exiftool = program("exiftool"); !exiftool.empty()) {
+        CHECK(contains(exif_tag(at("kept.png"), "ProfileDescription"), "P3"));
+        REQUIRE(run_strata({"apply", at("p3.png"), at("tagged.png"), "--colourspace", "srgb"}).exit_code == 0);
+        CHECK(contains(exif_tag(at("tagged.png"), "ProfileDescription"), "sRGB"));
+        REQUIRE(run_strata({"apply", at("p3.png"), at("stripped.png"), "--strip-metadata"}).exit_code == 0);
+        CHECK(exif_tag(at("stripped.png"), "ProfileDescription").empty());
+    }
+
+    // 16-bit stays 16-bit through the conversion.
+    REQUIRE(strata::test::run({vips, "icc_transform", photo("rocket-16bit.png").string(), at("p3-16.png"), "p3", "--depth",
+                               "16"}).exit_code == 0);
+    REQUIRE(run_strata({"apply", at("p3-16.png"), at("srgb-16.png"), "--colourspace", "srgb"}).exit_code == 0);
+    CHECK(strata::read_image(at("srgb-16.png")).type() == strata::sample_type::u16);
+
+    // A profile of one's own.
+    REQUIRE(run_strata({"apply", at("p3.png"), at("x.png"), "--profile", at("missing.icc")}).exit_code == 2);
+}
