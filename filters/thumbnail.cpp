@@ -67,7 +67,9 @@ void resample(const cv::Mat& input, cv::Mat& output, cv::Size size) {
 cv::Point attention(const cv::Mat& image, cv::Size box) {
     const double reduce = std::min(1.0, 256.0 / std::max(image.cols, image.rows));
     cv::Mat small;
-    cv::resize(image, small, cv::Size(), reduce, reduce, cv::INTER_AREA);
+    const cv::Size reduced(std::max(1, static_cast<int>(std::lround(image.cols * reduce))),
+                           std::max(1, static_cast<int>(std::lround(image.rows * reduce))));
+    cv::resize(image, small, reduced, 0, 0, cv::INTER_AREA);
     if (small.depth() != CV_8U) small.convertTo(small, CV_8U, 255.0 / strata::full_scale(small.depth()));
     cv::Mat colour;  // RGB, as strata holds colour
     switch (small.channels()) {
@@ -99,8 +101,8 @@ cv::Point attention(const cv::Mat& image, cv::Size box) {
     cv::GaussianBlur(interest, interest, cv::Size(), 10);
     cv::Point peak;
     cv::minMaxLoc(interest, nullptr, nullptr, nullptr, &peak);
-    const int x = static_cast<int>(std::lround(peak.x / reduce)) - box.width / 2;
-    const int y = static_cast<int>(std::lround(peak.y / reduce)) - box.height / 2;
+    const int x = static_cast<int>(std::lround(peak.x * image.cols / static_cast<double>(small.cols))) - box.width / 2;
+    const int y = static_cast<int>(std::lround(peak.y * image.rows / static_cast<double>(small.rows))) - box.height / 2;
     return {std::clamp(x, 0, image.cols - box.width), std::clamp(y, 0, image.rows - box.height)};
 }
 
@@ -153,6 +155,10 @@ STRATA_FILTER(strata::filter_spec{
                                     : "give a size: thumbnail=256, thumbnail=512x384, width=W:height=H, or 50%");
         }
         if (scale && args.choice("crop") != "none") throw strata::error("crop needs a box (width and height), not a scale");
+        if (args.number("scale") > 1 && args.integer("upscale") == 0) {
+            throw strata::error(fmt::format("a scale of {} enlarges, and thumbnail never enlarges unless upscale=1",
+                                            args.number("scale")));
+        }
         if (args.choice("crop") != "none" && (args.integer("width") == 0 || args.integer("height") == 0)) {
             throw strata::error("crop needs both width and height");
         }

@@ -40,8 +40,8 @@ private:
 
 /// An image is refused before decoding because what a step of the chain
 /// would make of it is over load_options' pixel or memory limit: the chain
-/// asks for too much, whatever the file. (An input itself over a limit is
-/// a plain image_error.)
+/// asks too much of this image. (An input itself over a limit is a plain
+/// image_error.)
 class STRATA_API over_limit : public image_error {
 public:
     using image_error::image_error;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 #include <opencv2/core.hpp>
@@ -62,7 +63,12 @@ inline cv::Size fit_size(int width, int height, int box_width, int box_height, f
     }
     hshrink = std::min(hshrink, static_cast<double>(width));
     vshrink = std::min(vshrink, static_cast<double>(height));
-    return {std::max(1, static_cast<int>(width / hshrink + 0.5)), std::max(1, static_cast<int>(height / vshrink + 0.5))};
+    // Enlarging a thin image can ask for more than an int holds: such a side
+    // is kept at the largest int, which every pixel limit then refuses.
+    const auto side = [](double length) {
+        return static_cast<int>(std::clamp(length + 0.5, 1.0, static_cast<double>(std::numeric_limits<int>::max())));
+    };
+    return {side(width / hshrink), side(height / vshrink)};
 }
 
 /// The pixels of `picture` as a cv::Mat header over its shared memory (no copy).

@@ -82,7 +82,10 @@ struct filter_spec {
     bool takes_size = false;
     /// A geometry filter that only shrinks or scales: its output can be made
     /// from a decode at reduced size (JPEG shrink-on-load, WebP scale), which
-    /// convert_file uses when it is the chain's first step.
+    /// convert_file uses when it is the chain's first step. Such a filter has
+    /// the parameters of takes_size (width, height, fit, upscale, scale):
+    /// on a reduced decode, a size given as a scale is set in pixels. With
+    /// an `interpolation` other than "area", it is decoded at full size.
     bool shrinks_on_load = false;
 };
 

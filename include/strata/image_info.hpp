@@ -45,8 +45,8 @@ struct load_options {
     /// as vipsthumbnail does. false: always decode at full size.
     bool shrink_on_load = true;
     /// Colour: "" keeps RGB and grey images in the space their profile
-    /// says; "srgb" converts images whose embedded ICC profile is not sRGB
-    /// (Display P3, Adobe RGB, ...) to sRGB; a path to an .icc file converts
+    /// says; "srgb" converts RGB images whose embedded ICC profile is not
+    /// sRGB (Display P3, Adobe RGB, ...) to sRGB (grey stays grey); a path to an .icc file converts
     /// to that profile. CMYK images are always converted (to sRGB unless a
     /// file is given), through their embedded profile or a built-in CMYK
     /// one. The output carries the profile converted to. 16-bit stays 16-bit.

@@ -87,9 +87,9 @@ struct conversion {
 /// reads (one allowed by load_options::allowed_loaders) is converted whole
 /// in one worker of `workers`, never decoded in this process, so a hostile
 /// file cannot take it down and the pool's timeout bounds it. With
-/// writing.strip_metadata, an image with a profile other than sRGB is
+/// writing.strip_metadata, an RGB image with a profile other than sRGB is
 /// converted to sRGB before the profile is dropped (as colour_profile
-/// "srgb" would). Nothing
+/// "srgb" would; grey images keep their values). Nothing
 /// appears at `output` unless all of it succeeded. Throws image_error, or
 /// the failure of a strip.
 ///

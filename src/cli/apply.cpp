@@ -77,7 +77,8 @@ int run_apply(const apply_options& options) {
         done = convert_file(input, output, chain, options.loading.options(), writing,
                             {.where = where, .workers = workers, .strips = options.strips}, processes.get());
     } catch (const over_limit& e) {
-        // The chain asks for more than the limits allow, whatever the file.
+        // The chain asks more of this image than the limits allow: the
+        // command line is to change (the chain or the limit).
         fmt::print(stderr, "strata apply: {}\n", e.what());
         return exit_usage;
     } catch (const task_timeout& e) {

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <fstream>
 #include <limits>
 #include <optional>
 #include <string_view>
@@ -17,6 +19,30 @@
 
 namespace strata::cli {
 
+namespace {
+
+// An ICC profile file whose colour space is RGB: what strata's pixels are
+// after conversion (a CMYK or Lab output profile would change the bands).
+CLI::Validator rgb_profile() {
+    return CLI::Validator(
+        [](std::string& path) -> std::string {
+            std::ifstream file(path, std::ios::binary);
+            char header[40] = {};
+            if (!file.read(header, sizeof header) || std::string_view(header + 36, 4) != "acsp") {
+                return path + " is not an ICC profile";
+            }
+            const std::string_view space(header + 16, 4);
+            if (space != "RGB ") {
+                return fmt::format("{} is a profile for '{}' colour, not RGB; accepted: an RGB output profile", path,
+                                   space);
+            }
+            return {};
+        },
+        "RGB ICC PROFILE");
+}
+
+}  // namespace
+
 void load_flags::add_to(CLI::App& sub, bool with_orientation) {
     if (with_orientation) {
         sub.add_flag("--keep-orientation", keep_orientation, "Do not turn images upright by their EXIF orientation");
@@ -25,9 +51,14 @@ void load_flags::add_to(CLI::App& sub, bool with_orientation) {
         auto* colourspace = sub.add_option("--colourspace", colour_space,
                                            "srgb: convert images with another ICC profile (Display P3, Adobe RGB) "
                                            "to sRGB (CMYK always is)")
+                                ->transform([](std::string text) {
+                                    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                                    return text;
+                                })
                                 ->check(one_of({"srgb"}));
-        sub.add_option("--profile", profile, "Convert to this ICC profile (an .icc file) and embed it")
+        sub.add_option("--profile", profile, "Convert to this RGB ICC profile (an .icc file) and embed it")
             ->check(CLI::ExistingFile)
+            ->check(rgb_profile())
             ->excludes(colourspace);
     }
     sub.add_option("--fail-on", fail_policy, "Decoder damage that fails a file")
@@ -111,7 +142,9 @@ load_options load_flags::options() const {
 
 void write_flags::add_to(CLI::App& sub) {
     sub.add_option("-q,--quality", quality, "Quality 1-100 for lossy formats")->check(whole_number(1, 100));
-    sub.add_flag("--strip-metadata", strip_metadata, "Leave ICC profile, EXIF and XMP out of the output");
+    sub.add_flag("--strip-metadata", strip_metadata,
+                 "Leave ICC profile, EXIF and XMP out of the output (an RGB image with another profile than sRGB is "
+                 "converted to sRGB first)");
     sub.add_option("-O,--format-option", format_options,
                    "Saver option, as libvips names it: NAME=VALUE or NAME (repeatable), e.g. lossless, effort=6, "
                    "compression=lzw");

@@ -76,10 +76,11 @@ double parse_value(const filter_spec& filter, const param_spec& param, std::stri
 // number for the first parameter.
 bool take_size(const filter_spec& filter, std::string_view text, std::size_t position, const std::string& chain,
                std::vector<double>& values, std::vector<bool>& given) {
+    const bool boxes = !filter.params.empty() && filter.params.front().name == "width";  // "256" is a box
     const auto fail = [&](const std::string& why) {
-        throw chain_error(fmt::format("{}: {}; accepted: 256, 512x384, 512x or x384, each may end in ^ (cover the "
-                                      "box), ! (exactly that size) or > (only shrink), or a percentage as in 50%",
-                                      filter.name, why),
+        throw chain_error(fmt::format("{}: {}; accepted: {}512x384, 512x or x384, each may end in ^ (cover the box), "
+                                      "! (exactly that size) or > (only shrink), or a percentage as in 50%",
+                                      filter.name, why, boxes ? "256, " : ""),
                           chain, position);
     };
     const auto set = [&](std::string_view name, std::string_view value) {
@@ -92,7 +93,7 @@ bool take_size(const filter_spec& filter, std::string_view text, std::size_t pos
     };
     const bool plain = !text.empty() && text.find_first_not_of("0123456789.") == std::string_view::npos;
     if (plain) {
-        if (filter.params.empty() || filter.params.front().name != "width") return false;
+        if (!boxes) return false;
         set("width", text);
         set("height", text);
         return true;
@@ -125,7 +126,7 @@ bool take_size(const filter_spec& filter, std::string_view text, std::size_t pos
     const std::size_t cross = box.find('x');
     if (cross == std::string_view::npos || box.find('x', cross + 1) != std::string_view::npos) {
         if (box.empty() || box.find_first_not_of("0123456789") != std::string_view::npos ||
-            filter.params.empty() || filter.params.front().name != "width") {
+            !boxes) {
             fail(fmt::format("'{}' is not a size", text));
         }
         set("width", box);  // "256>": a 256x256 box
@@ -140,7 +141,14 @@ bool take_size(const filter_spec& filter, std::string_view text, std::size_t pos
         set("width", width.empty() ? "0" : width);
         set("height", height.empty() ? "0" : height);
     }
+    // A fit or upscale the text does not spell out may still be given by name.
+    const auto index_of = [&](std::string_view name) {
+        return static_cast<std::size_t>(std::find_if(filter.params.begin(), filter.params.end(),
+                                                     [&](const param_spec& p) { return p.name == name; }) -
+                                        filter.params.begin());
+    };
     set("fit", fit);
+    if (fit == "inside") given[index_of("fit")] = false;
     if (only_shrink) set("upscale", "0");
     return true;
 }

@@ -31,6 +31,12 @@ namespace {
 // shrink by itself, as vipsthumbnail leaves it (a block shrink in the
 // decoder is crisper than an area average).
 load_reduction reduction_for(const std::string& loader, const image_layout& stored, const chain_step& step) {
+    // A decoder's shrink is a block average: only for a step that averages.
+    const auto& params = step.filter->params;
+    if (std::any_of(params.begin(), params.end(), [](const param_spec& p) { return p.name == "interpolation"; }) &&
+        step.args.choice("interpolation") != "area") {
+        return {};
+    }
     const image_layout out = step.filter->output_layout(stored, step.args);
     const double shrink = std::min(static_cast<double>(stored.width) / out.width,
                                    static_cast<double>(stored.height) / out.height);
@@ -72,16 +78,20 @@ chain_step for_reduced_input(const chain_step& step, const image_layout& stored)
 vips::VImage managed_colour(vips::VImage image, const load_options& options) {
     if (image.coding() != VIPS_CODING_NONE) image = image.colourspace(VIPS_INTERPRETATION_sRGB);
     const bool cmyk = image.interpretation() == VIPS_INTERPRETATION_CMYK;
+    const bool profiled = vips_image_get_typeof(image.get_image(), VIPS_META_ICC_NAME) != 0;
     const std::string description = icc_description(image);
     std::string target = options.colour_profile;
-    if (target == "srgb" && (description.empty() || description.find("sRGB") != std::string::npos)) target.clear();
+    // sRGB in, sRGB out: by its description ("sRGB IEC61966-2.1", "sRGB
+    // built-in", ...); a profile without one is converted to be sure.
+    const bool srgb = description.find("sRGB") != std::string::npos && description.find("inear") == std::string::npos;
+    if (target == "srgb" && (!profiled || srgb)) target.clear();
     if (!cmyk && image.bands() < 3) target.clear();  // grey stays grey
     if (cmyk && target.empty()) target = "srgb";
     if (target.empty()) return image;
     auto* settings = vips::VImage::option()
                          ->set("embedded", true)
                          ->set("depth", image.format() == VIPS_FORMAT_USHORT ? 16 : 8);
-    if (description.empty()) settings->set("input_profile", cmyk ? "cmyk" : "srgb");
+    if (!profiled) settings->set("input_profile", cmyk ? "cmyk" : "srgb");
     return image.icc_transform(target.c_str(), settings);
 }
 

@@ -76,6 +76,10 @@ std::string icc_description(const void* profile, std::size_t size) {
             }
         }
         while (!text.empty() && (text.back() == '\0' || text.back() == ' ')) text.pop_back();
+        // Printed and written into JSON: printable ASCII only.
+        for (char& c : text) {
+            if (c < 0x20 || c > 0x7e) c = '?';
+        }
         return text;
     }
     return {};

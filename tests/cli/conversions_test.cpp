@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -259,7 +260,8 @@ TEST_CASE("Cli.Conversions.sizes as users type them, and what is refused") {
         {"thumbnail=1000:upscale=1", "1000x667"}, {"thumbnail=200x100:crop=centre", "200x100"},
         {"resize=200x100", "150x100"},         {"resize=200x100!", "200x100"},   {"resize=200x100^", "200x133"},
         {"resize=50%", "320x214"},             {"resize=0.5", "320x214"},        {"resize=width=1280", "1280x854"},
-        {"resize=1280x>", "640x427"},          {"resize=width=512:height=512", "512x512"}};
+        {"resize=1280x>", "640x427"},          {"resize=width=512:height=512", "512x512"},
+        {"thumbnail=200x100:fit=outside", "200x133"}, {"thumbnail=200%:upscale=1", "1280x854"}};
     for (const auto& [chain, size] : sizes) {
         CAPTURE(chain);
         const auto result = run_strata({"apply", input.string(), out.string(), "-f", chain});
@@ -275,7 +277,9 @@ TEST_CASE("Cli.Conversions.sizes as users type them, and what is refused") {
         {"thumbnail=200x100^!", "asks for two fits"},
         {"thumbnail=50%:crop=centre", "crop needs a box"},
         {"thumbnail=256:width=300", "parameter 'width' given twice"},
-        {"resize=256", "parameter 'scale' 256 is out of range"}};
+        {"resize=256", "parameter 'scale' 256 is out of range"},
+        {"resize=12y4", "accepted: 512x384, 512x or x384"},
+        {"thumbnail=200%", "a scale of 2 enlarges, and thumbnail never enlarges unless upscale=1"}};
     for (const auto& [chain, message] : refused) {
         CAPTURE(chain);
         const auto result = run_strata({"apply", input.string(), out.string(), "-f", chain});
@@ -312,6 +316,20 @@ TEST_CASE("Cli.Conversions.limits cover every step of the chain, before decoding
                          "--no-shrink-on-load"});
     CHECK(result.exit_code == 1);
     CHECK(contains(result.err, "over the limit of 1000000"));
+
+    // Sizes past what an int holds are refused too, not wrapped round.
+    const auto thin = folder.path / "thin.png";
+    REQUIRE(run_strata({"apply", input, thin.string(), "-f", "resize=1x10000!:upscale=1", "--max-pixels", "300000"})
+                .exit_code == 0);
+    result = run_strata({"apply", thin.string(), out.string(), "-f", "resize=width=1000000"});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "step 1 of the chain (resize) would make 1000000x2147483647"));
+    // An attention crop of a strip one pixel high.
+    result = run_strata({"apply", thin.string(), out.string(), "-f", "resize=10000x4!,thumbnail=100x1:crop=attention",
+                         "--max-pixels", "100000"});
+    CHECK(result.exit_code == 0);
+    CHECK(size_of(out) == "100x1");
+    fs::remove(out);
 
     // In a batch it is that file's failure; the others are converted.
     const auto in = folder.path / "in";
@@ -405,6 +423,17 @@ TEST_CASE("Cli.Conversions.colour: CMYK through its profile, other profiles to s
     REQUIRE(run_strata({"apply", at("p3-16.png"), at("srgb-16.png"), "--colourspace", "srgb"}).exit_code == 0);
     CHECK(strata::read_image(at("srgb-16.png")).type() == strata::sample_type::u16);
 
-    // A profile of one's own.
-    REQUIRE(run_strata({"apply", at("p3.png"), at("x.png"), "--profile", at("missing.icc")}).exit_code == 2);
+    // A profile of one's own must exist and be an RGB profile.
+    auto result = run_strata({"apply", at("p3.png"), at("x.png"), "--profile", at("missing.icc")});
+    CHECK(result.exit_code == 2);
+    std::string header(132, '\0');
+    header.replace(16, 4, "CMYK");
+    header.replace(36, 4, "acsp");
+    std::ofstream(at("cmyk.icc"), std::ios::binary) << header;
+    result = run_strata({"apply", at("p3.png"), at("x.png"), "--profile", at("cmyk.icc")});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "is a profile for 'CMYK' colour, not RGB"));
+    CHECK_FALSE(fs::exists(at("x.png")));
+    // The colour space is named in any case.
+    CHECK(run_strata({"apply", at("p3.png"), at("x.png"), "--colourspace", "sRGB"}).exit_code == 0);
 }
