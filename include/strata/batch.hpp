@@ -106,8 +106,11 @@ struct batch_item {
     std::string loader;  ///< the libvips loader that read it, once converted
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
-    int width = 0;  ///< of the output
+    int width = 0;  ///< of the output (of one page)
     int height = 0;
+    int pages_in = 1;   ///< pages (frames) the input holds
+    int pages_out = 1;  ///< pages written
+    double load_shrink = 1;  ///< how many times smaller than stored the input was decoded
     double seconds = 0;  ///< decode + filter + encode
 };
 

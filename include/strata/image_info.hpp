@@ -51,9 +51,17 @@ struct load_options {
     /// file is given), through their embedded profile or a built-in CMYK
     /// one. The output carries the profile converted to. 16-bit stays 16-bit.
     std::string colour_profile;
+    /// The page (frame) read from a multi-page file, from 0; a file with
+    /// fewer pages is an error naming how many it has.
+    int page = 0;
+    /// Read every page from `page` on (animated GIF and WebP, multi-page
+    /// TIFF), as one image of the pages one above another, each of the
+    /// first page's height. convert_file sets it when the output format
+    /// holds pages (GIF, WebP, TIFF). Pages are never turned upright.
+    bool all_pages = false;
     auto fields() {
         return std::tie(fail, max_pixels, autorotate, max_memory, max_memory_origin, allowed_loaders, shrink_on_load,
-                        colour_profile);
+                        colour_profile, page, all_pages);
     }
 };
 

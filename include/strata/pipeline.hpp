@@ -64,7 +64,7 @@ STRATA_API image run_chain(const filter_chain& chain, const image& input, const 
 
 /// What convert_file did.
 struct conversion {
-    image_layout layout;    ///< of the image written
+    image_layout layout;    ///< of the image written (of one page)
     std::string loader;     ///< the libvips loader that read the input, e.g. "jpegload"
     /// Set when the input's content is not what its extension says: "content
     /// is PNG (pngload); the name says .jpg".
@@ -75,7 +75,9 @@ struct conversion {
     /// How many times smaller than stored the input was decoded, for a chain
     /// that starts by shrinking (load_options::shrink_on_load); 1: full size.
     double load_shrink = 1;
-    auto fields() { return std::tie(layout, loader, content_note, decoded, filtered, written, load_shrink); }
+    int pages_in = 1;   ///< pages (frames) the input file holds
+    int pages = 1;      ///< pages written, each of `layout` (GIF, WebP and TIFF outputs hold them all)
+    auto fields() { return std::tie(layout, loader, content_note, decoded, filtered, written, load_shrink, pages_in, pages); }
 };
 
 /// Reads `input`, runs `chain` and writes `output`, with the three

@@ -42,7 +42,10 @@ struct converted {
     double seconds = 0;
     std::string loader;
     std::string content_note;
-    auto fields() { return std::tie(width, height, bytes_out, seconds, loader, content_note); }
+    int pages_in = 1;
+    int pages_out = 1;
+    double load_shrink = 1;
+    auto fields() { return std::tie(width, height, bytes_out, seconds, loader, content_note, pages_in, pages_out, load_shrink); }
 };
 
 // Strips per image when one worker runs a whole file: enough that the
@@ -59,8 +62,9 @@ converted convert_item(const fs::path& input, const detail::output_place& output
     const conversion done = detail::convert_file_at(input, output, chain, loading, writing, running, workers);
     struct stat written {};
     const bool sized = ::fstatat(output.folder.get(), output.name.c_str(), &written, AT_SYMLINK_NOFOLLOW) == 0;
-    return {done.layout.width,  done.layout.height, sized ? static_cast<std::uint64_t>(written.st_size) : 0,
-            done.written,       done.loader,        done.content_note};
+    return {done.layout.width, done.layout.height, sized ? static_cast<std::uint64_t>(written.st_size) : 0,
+            done.written,      done.loader,        done.content_note,
+            done.pages_in,     done.pages,         done.load_shrink};
 }
 
 // A whole file in one worker process, which is one core: libvips and OpenCV
@@ -93,6 +97,9 @@ void record(batch_item& item, const converted& done) {
     item.bytes_out = done.bytes_out;
     item.seconds = done.seconds;
     item.loader = done.loader;
+    item.pages_in = done.pages_in;
+    item.pages_out = done.pages_out;
+    item.load_shrink = done.load_shrink;
     if (!done.content_note.empty()) item.note = item.note.empty() ? done.content_note : item.note + "; " + done.content_note;
 }
 

@@ -158,6 +158,9 @@ nlohmann::json report_of(const batch_plan& plan, const batch_flags& flags, doubl
             entry["height"] = item.height;
             entry["seconds"] = item.seconds;
             entry["loader"] = item.loader;
+            entry["pages_in"] = item.pages_in;
+            entry["pages_out"] = item.pages_out;
+            entry["load_shrink"] = item.load_shrink;
             bytes_in += item.bytes_in;
             bytes_out += item.bytes_out;
         }

@@ -46,6 +46,10 @@ CLI::Validator rgb_profile() {
 void load_flags::add_to(CLI::App& sub, bool with_orientation) {
     if (with_orientation) {
         sub.add_flag("--keep-orientation", keep_orientation, "Do not turn images upright by their EXIF orientation");
+        sub.add_option("--page", page,
+                       "The page (frame) of a multi-page file to convert when the output holds one page (from 0; "
+                       "GIF, WebP and TIFF outputs get every page from it on)")
+            ->check(whole_number(0, 1'000'000));
         sub.add_flag("--no-shrink-on-load", no_shrink_on_load,
                      "Decode at full size even when the chain starts by shrinking (thumbnail, resize)");
         auto* colourspace = sub.add_option("--colourspace", colour_space,
@@ -131,6 +135,7 @@ load_options load_flags::options() const {
     }
     result.autorotate = !keep_orientation;
     result.shrink_on_load = !no_shrink_on_load;
+    result.page = page;
     result.colour_profile = !profile.empty() ? profile : colour_space;
     result.allowed_loaders = allowed_loaders;
     result.fail = fail_policy == "none"      ? fail_on::none

@@ -23,6 +23,7 @@ struct load_flags {
     std::string max_memory = "auto";
     bool keep_orientation = false;
     bool no_shrink_on_load = false;
+    int page = 0;  ///< --page
     std::string colour_space;  ///< --colourspace: "" or "srgb"
     std::string profile;       ///< --profile FILE.icc
     std::vector<std::string> allowed_loaders;

@@ -1,7 +1,9 @@
 // convert_file: one image file decoded, filtered and encoded with the three
 // overlapped. The decoder hands each strip to the workers as soon as the
 // rows it reads are in; the encoder takes rows as soon as their strip is done.
+#include <cctype>
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -16,6 +18,7 @@
 #include <tbb/task_group.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "convert.hpp"
 #include "image_stream.hpp"
@@ -36,15 +39,29 @@ double seconds_since(clock_type::time_point start) {
     return std::chrono::duration<double>(clock_type::now() - start).count();
 }
 
-// What read the input, from the metadata the image carries.
-void note_source(conversion& done, const image& picture, const std::filesystem::path& input) {
+// True if files named like `name` hold several pages: GIF, WebP, TIFF.
+bool holds_pages(const std::string& name) {
+    std::string extension = std::filesystem::path(name).extension().string();
+    for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return extension == ".gif" || extension == ".webp" || extension == ".tif" || extension == ".tiff";
+}
+
+// What read the input, from the metadata the image carries; pages left out.
+void note_source(conversion& done, const image& picture, const std::filesystem::path& input, const std::string& output) {
     const auto& metadata = picture.metadata();
     if (!metadata) return;
     done.loader = metadata->loader;
+    done.pages_in = metadata->pages_in_file;
+    std::vector<std::string> notes;
     if (!metadata->name_matches) {
-        done.content_note = fmt::format("content is {} ({}); the name says {}", metadata->format, metadata->loader,
-                                        input.extension().empty() ? "nothing" : input.extension().string());
+        notes.push_back(fmt::format("content is {} ({}); the name says {}", metadata->format, metadata->loader,
+                                    input.extension().empty() ? "nothing" : input.extension().string()));
     }
+    if (done.pages < done.pages_in) {
+        notes.push_back(fmt::format("{} of {} pages kept ({} holds one page; --page N picks another)", done.pages,
+                                    done.pages_in, std::filesystem::path(output).extension().string()));
+    }
+    done.content_note = fmt::format("{}", fmt::join(notes, "; "));
 }
 
 // Which strips of a stage are done, for an encoder waiting on their rows.
@@ -240,29 +257,55 @@ private:
     int released_rows_ = 0;  // input rows [0, released_rows_) are gone
 };
 
-// The three steps one after another.
-conversion convert_in_turn(const std::filesystem::path& input, const detail::output_place& output,
-                           const filter_chain& chain, const load_options& loading, const write_options& writing,
-                           run_options options, pool* workers) {
+// The chain on each of `pages` pages held one above another in `roll`, each
+// page alone (no filter reads across a page's edge); the results one above
+// another in the same order.
+image run_pages(const filter_chain& chain, const image& roll, int pages, const run_options& options, pool* workers) {
+    image_layout page_layout = roll.layout();
+    page_layout.height /= pages;
+    const std::size_t page_bytes = page_layout.bytes();
+    image result;
+    std::size_t result_bytes = 0;
+    for (int p = 0; p < pages; ++p) {
+        image page(page_layout);
+        std::memcpy(page.pixels().data(), roll.pixels().data() + p * page_bytes, page_bytes);
+        page.set_metadata(roll.metadata());
+        const image done = run_chain(chain, page, options, workers);
+        if (p == 0) {
+            result_bytes = done.layout().bytes();
+            image_layout roll_layout = done.layout();
+            roll_layout.height *= pages;
+            result = image(roll_layout);
+            auto metadata = std::make_shared<detail::image_metadata>(*roll.metadata());
+            metadata->page_height = done.height();
+            result.set_metadata(std::move(metadata));
+        }
+        std::memcpy(result.pixels().data() + p * result_bytes, done.pixels().data(), result_bytes);
+    }
+    return result;
+}
+
+// The three steps one after another, from an opened file.
+conversion convert_in_turn(detail::image_reader& reader, const std::filesystem::path& input,
+                           const detail::output_place& output, const write_options& writing, run_options options,
+                           pool* workers) {
     const auto start = clock_type::now();
     conversion done;
-    image decoded;
-    filter_chain steps;
-    {
-        detail::image_reader reader(input, loading, chain);
-        reader.read_until(reader.layout().height);
-        decoded = reader.target();
-        steps = reader.chain();
-        done.load_shrink = reader.shrink();
-    }
+    reader.read_until(reader.layout().height);
+    image decoded = reader.target();
+    done.load_shrink = reader.shrink();
     done.decoded = seconds_since(start);
     options.reuse_input = true;  // the decoded pixels are this function's own
-    const image result = run_chain(steps, decoded, options, workers);
+    const int pages = reader.pages();
+    const image result = pages > 1 ? run_pages(reader.chain(), decoded, pages, options, workers)
+                                   : run_chain(reader.chain(), decoded, options, workers);
     decoded = image();  // its pages go back before encoding (unless the result reuses them)
     done.filtered = seconds_since(start);
     detail::write_image_when_ready(result, output, writing, nullptr);
     done.layout = result.layout();
-    note_source(done, result, input);
+    done.pages = pages;
+    if (pages > 1) done.layout.height /= pages;
+    note_source(done, result, input, output.name);
     done.written = seconds_since(start);
     return done;
 }
@@ -270,8 +313,8 @@ conversion convert_in_turn(const std::filesystem::path& input, const detail::out
 // A file only an untrusted loader reads, converted whole in a worker.
 STRATA_TASK(strata_convert_isolated, [](std::filesystem::path input, detail::output_place output, std::string chain_text,
                                         load_options loading, write_options writing) {
-    return convert_in_turn(input, output, parse_chain(chain_text), loading, writing,
-                           {.where = backend::serial, .workers = 1, .strips = 8}, nullptr);
+    detail::image_reader reader(input, loading, parse_chain(chain_text));
+    return convert_in_turn(reader, input, output, writing, {.where = backend::serial, .workers = 1, .strips = 8}, nullptr);
 });
 
 }  // namespace
@@ -288,21 +331,24 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
     // Without its profile, an image is only seen right in sRGB.
     load_options loading = requested;
     if (writing.strip_metadata && loading.colour_profile.empty()) loading.colour_profile = "srgb";
+    // Every page where the output holds them.
+    if (holds_pages(output.name)) loading.all_pages = true;
     if (options.where == backend::processes && workers != nullptr) {
         if (const auto loader = find_loader(input, loading); loader && loader->untrusted) {
             return workers->submit(strata_convert_isolated, input, output, chain.text, loading, writing).get();
         }
     }
-    if (options.where == backend::serial || chain.steps.empty() || detail::is_geometry(chain.steps.front())) {
-        return convert_in_turn(input, output, chain, loading, writing, options, workers);
-    }
     const auto start = clock_type::now();
+    detail::image_reader reader(input, loading, chain);
+    if (options.where == backend::serial || chain.steps.empty() || detail::is_geometry(chain.steps.front()) ||
+        reader.pages() > 1) {
+        return convert_in_turn(reader, input, output, writing, options, workers);
+    }
     std::unique_ptr<pool> own_pool;
     if (options.where == backend::processes && workers == nullptr) {
         own_pool = std::make_unique<pool>(pool_options{.processes = detail::worker_count(options)});
         workers = own_pool.get();
     }
-    detail::image_reader reader(input, loading, chain);
     const image& source = reader.target();
     const std::size_t end = detail::stage_end(chain, 0);
     const bool one_stage = end == chain.steps.size();
@@ -349,7 +395,7 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
 
     if (one_stage) {
         done.layout = stage_output.layout();
-        note_source(done, stage_output, input);
+        note_source(done, stage_output, input, output.name);
     } else {
         run_options later = options;
         later.reuse_input = true;  // stage_output is this function's own
@@ -357,7 +403,7 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
         done.filtered = seconds_since(start);
         detail::write_image_when_ready(result, output, writing, nullptr);
         done.layout = result.layout();
-        note_source(done, result, input);
+        note_source(done, result, input, output.name);
     }
     done.written = seconds_since(start);
     return done;

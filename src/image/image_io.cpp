@@ -95,26 +95,29 @@ vips::VImage managed_colour(vips::VImage image, const load_options& options) {
     return image.icc_transform(target.c_str(), settings);
 }
 
-// Every stage's output against the limits, from the header alone.
-void check_stage_limits(const std::filesystem::path& path, const filter_chain& chain, image_layout layout,
+// Every stage's output against the limits, from the header alone: the
+// chain runs on each of `pages` pages of `layout`.
+void check_stage_limits(const std::filesystem::path& path, const filter_chain& chain, image_layout layout, int pages,
                         const load_options& options) {
     for (std::size_t i = 0; i < chain.steps.size(); ++i) {
         const auto& step = chain.steps[i];
         layout = step.filter->output_layout(layout, step.args);
-        const auto pixels = static_cast<std::uint64_t>(layout.width) * static_cast<std::uint64_t>(layout.height);
+        const auto pixels = static_cast<std::uint64_t>(layout.width) * static_cast<std::uint64_t>(layout.height) *
+                            static_cast<std::uint64_t>(pages);
+        const std::uint64_t bytes = layout.bytes() * static_cast<std::uint64_t>(pages);
         const auto what = [&] {
-            return fmt::format("step {} of the chain ({}) would make {}x{}", i + 1, step.filter->name, layout.width,
-                               layout.height);
+            return fmt::format("step {} of the chain ({}) would make {}x{}{}", i + 1, step.filter->name, layout.width,
+                               layout.height, pages > 1 ? fmt::format(" x {} pages", pages) : "");
         };
         if (pixels > options.max_pixels) {
             throw over_limit(path, fmt::format("{}, {} pixels, over the limit of {} (--max-pixels); nothing was decoded",
                                                what(), pixels, options.max_pixels));
         }
-        if (options.max_memory != 0 && layout.bytes() > options.max_memory) {
+        if (options.max_memory != 0 && bytes > options.max_memory) {
             throw over_limit(path, fmt::format("{} with {} band{}, {}, over the memory limit of {} ({}); nothing was "
                                                "decoded",
                                                what(), layout.bands, layout.bands == 1 ? "" : "s",
-                                               describe_bytes(layout.bytes()), describe_bytes(options.max_memory),
+                                               describe_bytes(bytes), describe_bytes(options.max_memory),
                                                options.max_memory_origin.empty() ? "--max-memory"
                                                                                  : options.max_memory_origin));
         }
@@ -134,6 +137,7 @@ struct image_reader::state {
     int rows_read = 0;
     filter_chain chain;  // the chain to run on what is decoded
     double shrink = 1;   // how much smaller than stored it is decoded
+    int pages = 1;       // held one above another
 
     ~state() {
         if (target_region != nullptr) g_object_unref(target_region);
@@ -150,9 +154,12 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
     const bool may_shrink = options.shrink_on_load && !chain.steps.empty() && chain.steps.front().filter->shrinks_on_load;
     vips::VImage source = open_image(path, options, true, &loader, {}, !may_shrink);
     try {
-        const bool turned = options.autorotate && vips_image_get_orientation(source.get_image()) > 1;
+        // Several pages are held one above another, each a page high.
+        const bool paged = vips_image_get_page_height(source.get_image()) < source.height();
+        const bool turned = options.autorotate && !paged && vips_image_get_orientation(source.get_image()) > 1;
         const bool swapped = turned && vips_image_get_orientation(source.get_image()) >= 5;
-        const image_layout stored{swapped ? source.height() : source.width(), swapped ? source.width() : source.height(),
+        const image_layout stored{swapped ? source.height() : source.width(),
+                                  swapped ? source.width() : vips_image_get_page_height(source.get_image()),
                                   std::min(source.bands(), 4), held_as(source.format())};
         load_reduction reduction;
         if (may_shrink) {
@@ -179,7 +186,9 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
         const sample_type type = held_as(pixels.format());
         if (type == sample_type::f32) pixels = pixels.cast(VIPS_FORMAT_FLOAT);
         const image_layout layout{pixels.width(), pixels.height(), pixels.bands(), type};
-        check_stage_limits(path, state_->chain, layout, options);
+        const int page_height = vips_image_get_page_height(source.get_image());
+        state_->pages = layout.height / page_height;
+        check_stage_limits(path, state_->chain, {layout.width, page_height, layout.bands, type}, state_->pages, options);
         state_->pixels = pixels;
         state_->target = image(layout);
         auto metadata = keep_metadata(pixels);  // with the profile converted to, if any
@@ -189,6 +198,8 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
         metadata->loader = loader.nickname;
         metadata->format = loader.format;
         metadata->name_matches = loader.name_matches;
+        metadata->pages_in_file = std::max(1, vips_image_get_n_pages(source.get_image()));
+        metadata->page_height = state_->pages > 1 ? page_height : 0;
         state_->target.set_metadata(std::move(metadata));
         // Decoding writes straight into the shared pages, through a region
         // over the whole of them.
@@ -208,6 +219,8 @@ image_reader::~image_reader() = default;
 const filter_chain& image_reader::chain() const noexcept { return state_->chain; }
 
 double image_reader::shrink() const noexcept { return state_->shrink; }
+
+int image_reader::pages() const noexcept { return state_->pages; }
 
 const image_layout& image_reader::layout() const noexcept { return state_->target.layout(); }
 

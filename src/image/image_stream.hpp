@@ -39,6 +39,9 @@ public:
     const filter_chain& chain() const noexcept;
     /// How many times smaller than stored the image is decoded (1: full size).
     double shrink() const noexcept;
+    /// Pages held one above another in target() (load_options::all_pages),
+    /// each layout().height / pages() high; the chain runs on each alone.
+    int pages() const noexcept;
 
 private:
     struct state;

@@ -275,6 +275,12 @@ void detail::write_image_when_ready(const image& picture, const output_place& pl
         out.get_image()->Xres = picture.metadata()->xres;
         out.get_image()->Yres = picture.metadata()->yres;
         if (!options.strip_metadata) copy_metadata(*picture.metadata(), out);
+        // Pages one above another: savers that hold pages write each (frame
+        // delays and loop count come with the metadata).
+        const int page_height = picture.metadata()->page_height;
+        if (page_height > 0 && page_height < layout.height && layout.height % page_height == 0) {
+            vips_image_set_int(out.get_image(), VIPS_META_PAGE_HEIGHT, page_height);
+        }
     }
 
     std::vector<std::string> settings;

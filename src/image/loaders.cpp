@@ -165,7 +165,7 @@ chosen_loader choose_loader(const fs::path& path, const load_options& options) {
 }
 
 vips::VImage run_loader(const chosen_loader& loader, const fs::path& path, VipsAccess access, VipsFailOn fail,
-                        const load_reduction& reduction) {
+                        const load_reduction& reduction, int page, bool all_pages) {
     VipsOperation* operation = vips_operation_new(loader.nickname.c_str());
     if (operation == nullptr) throw vips::VError();
     std::unique_ptr<VipsOperation, decltype(&g_object_unref)> owner(operation, g_object_unref);
@@ -178,6 +178,18 @@ vips::VImage run_loader(const chosen_loader& loader, const fs::path& path, VipsA
     }
     if (loader.nickname == "webpload" && reduction.scale < 1 &&
         vips_object_set(VIPS_OBJECT(operation), "scale", reduction.scale, nullptr) != 0) {
+        throw vips::VError();
+    }
+    const auto takes = [&](const char* name) {
+        GParamSpec* spec = nullptr;
+        VipsArgumentClass* argument = nullptr;
+        VipsArgumentInstance* instance = nullptr;
+        return vips_object_get_argument(VIPS_OBJECT(operation), name, &spec, &argument, &instance) == 0;
+    };
+    if (page > 0 && takes("page") && vips_object_set(VIPS_OBJECT(operation), "page", page, nullptr) != 0) {
+        throw vips::VError();
+    }
+    if (all_pages && takes("n") && vips_object_set(VIPS_OBJECT(operation), "n", -1, nullptr) != 0) {
         throw vips::VError();
     }
     // Built directly, not through the cache: a cached load would hand back

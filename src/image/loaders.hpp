@@ -53,7 +53,9 @@ struct load_reduction {
 /// Runs loader `loader` on `path` with libvips' access and fail-on options,
 /// outside libvips' operation cache (a file that changed is read again).
 /// Throws vips::VError.
+/// `page` and `all_pages` are passed to loaders that read pages (as "page"
+/// and "n" = -1); others ignore them.
 vips::VImage run_loader(const chosen_loader& loader, const std::filesystem::path& path, VipsAccess access,
-                        VipsFailOn fail, const load_reduction& reduction = {});
+                        VipsFailOn fail, const load_reduction& reduction = {}, int page = 0, bool all_pages = false);
 
 }  // namespace strata::detail

@@ -19,6 +19,8 @@ struct image_metadata {
     std::string loader;  ///< the libvips loader that read the file
     std::string format;  ///< what that loader reads, e.g. "PNG"
     bool name_matches = true;  ///< the file's extension is one that loader reads
+    int pages_in_file = 1;     ///< pages (frames) the file holds
+    int page_height = 0;       ///< with several pages held one above another: the height of each; else 0
 };
 
 /// The fields of `source` that describe the picture (not its pixel layout

@@ -151,9 +151,21 @@ vips::VImage open_image(const std::filesystem::path& path, const load_options& o
     vips::VImage image;
     try {
         image = run_loader(loader, path, sequential ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM, to_vips(options.fail),
-                           reduction);
+                           reduction, options.page, options.all_pages);
     } catch (const vips::VError& e) {
         vips_error_clear();
+        if (options.page > 0) {  // past the last page? say how many there are
+            try {
+                const int pages = vips_image_get_n_pages(run_loader(loader, path, VIPS_ACCESS_SEQUENTIAL,
+                                                                    to_vips(options.fail)).get_image());
+                if (options.page >= pages) {
+                    throw image_error(path, fmt::format("has {} page{}; --page takes 0 to {}", pages,
+                                                        pages == 1 ? "" : "s", pages - 1));
+                }
+            } catch (const vips::VError&) {
+                vips_error_clear();
+            }
+        }
         throw image_error(path, clean_vips_message(e.what(), path));
     }
     if (limits) check_limits(path, image, options);

@@ -18,6 +18,7 @@
 
 #include "strata/filter.hpp"
 #include "strata/strata.hpp"
+#include "support/files.hpp"
 #include "support/paths.hpp"
 #include "support/skip.hpp"
 #include "support/subprocess.hpp"
@@ -436,4 +437,72 @@ TEST_CASE("Cli.Conversions.colour: CMYK through its profile, other profiles to s
     CHECK_FALSE(fs::exists(at("x.png")));
     // The colour space is named in any case.
     CHECK(run_strata({"apply", at("p3.png"), at("x.png"), "--colourspace", "sRGB"}).exit_code == 0);
+}
+
+TEST_CASE("Cli.Conversions.pages: every page of a GIF or TIFF through the chain on its own, or the one page asked for") {
+    const std::string vips = program("vips");
+    if (vips.empty()) {
+        strata::test::skip("the vips command is not installed (Debian: libvips-tools)");
+        return;
+    }
+    temp_folder folder;
+    const auto at = [&](const std::string& name) { return (folder.path / name).string(); };
+    // Three different 135x90 pages: a 3-page TIFF, and a GIF animation of them.
+    const auto run_vips = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), vips);
+        REQUIRE(strata::test::run(args).exit_code == 0);
+    };
+    run_vips({"resize", photo("chelsea.jpg").string(), at("a.png"), "0.3"});
+    run_vips({"flip", at("a.png"), at("b.png"), "horizontal"});
+    run_vips({"invert", at("a.png"), at("c.png")});
+    run_vips({"arrayjoin", at("a.png") + " " + at("b.png") + " " + at("c.png"), at("roll.png"), "--across", "1"});
+    run_vips({"tiffsave", at("roll.png"), at("three.tif"), "--page-height", "90"});
+    run_vips({"copy", at("three.tif") + "[n=-1]", at("anim.gif")});
+
+    auto result = run_strata({"info", at("three.tif"), at("anim.gif")});
+    CHECK(contains(result.out, "three.tif: 135x90, 3 bands, 8-bit, srgb, 3 pages"));
+    CHECK(contains(result.out, "3 pages, palette, gifload"));
+
+    // TIFF to TIFF: three pages, each blurred alone (the rows of one page
+    // never reach into the next), the same as converting that page alone.
+    result = run_strata({"apply", at("three.tif"), at("out.tif"), "-f", "gaussblur=3"});
+    REQUIRE(result.exit_code == 0);
+    CHECK(contains(result.out, "135x90, 3 bands, 3 pages"));
+    CHECK(strata::inspect(at("out.tif")).pages == 3);
+    for (int page = 0; page < 3; ++page) {
+        CAPTURE(page);
+        const auto alone = at(fmt::format("alone-{}.png", page));
+        REQUIRE(run_strata({"apply", at("three.tif"), alone, "-f", "gaussblur=3", "--page", std::to_string(page)})
+                    .exit_code == 0);
+        CHECK(same_pixels(strata::read_image(at("out.tif"), {.page = page}), strata::read_image(alone)));
+    }
+
+    // GIF to GIF: every frame through a geometry step; frames keep their delays.
+    result = run_strata({"apply", at("anim.gif"), at("small.gif"), "-f", "thumbnail=60,invert"});
+    REQUIRE(result.exit_code == 0);
+    const auto small = strata::inspect(at("small.gif"));
+    CHECK(small.pages == 3);
+    CHECK(small.width == 60);
+    CHECK(small.height == 40);
+
+    // Into one page: the first, or --page N, said so; a page past the end is named.
+    result = run_strata({"apply", at("anim.gif"), at("one.png")});
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.err, "anim.gif: 1 of 3 pages kept (.png holds one page; --page N picks another)"));
+    result = run_strata({"apply", at("three.tif"), at("third.png"), "--page", "2"});
+    CHECK(result.exit_code == 0);
+    CHECK(same_pixels(strata::read_image(at("third.png")), strata::read_image(at("c.png"))));
+    result = run_strata({"apply", at("anim.gif"), at("none.png"), "--page", "3"});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "anim.gif: has 3 pages; --page takes 0 to 2"));
+    CHECK_FALSE(fs::exists(at("none.png")));
+
+    // The report says pages in and out.
+    result = run_strata({"batch", at("anim.gif"), at("three.tif"), at("out"), "--format", "webp", "-f", "thumbnail=50",
+                         "--json", at("report.json")});
+    CHECK(result.exit_code == 0);
+    CHECK(strata::inspect(at("out/anim.webp")).pages == 3);
+    const std::string report(strata::test::contents(at("report.json")).data(), strata::test::contents(at("report.json")).size());
+    CHECK(contains(report, "\"pages_in\": 3"));
+    CHECK(contains(report, "\"pages_out\": 3"));
 }
