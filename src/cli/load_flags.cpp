@@ -49,7 +49,7 @@ void load_flags::add_to(CLI::App& sub, bool with_orientation) {
         sub.add_option("--page", page,
                        "The page (frame) of a multi-page file to convert when the output holds one page (from 0; "
                        "GIF, WebP and TIFF outputs get every page from it on)")
-            ->check(whole_number(0, 1'000'000));
+            ->check(whole_number(0, 100'000));  // libvips' own bound
         sub.add_flag("--no-shrink-on-load", no_shrink_on_load,
                      "Decode at full size even when the chain starts by shrinking (thumbnail, resize)");
         auto* colourspace = sub.add_option("--colourspace", colour_space,

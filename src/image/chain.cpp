@@ -140,6 +140,8 @@ bool take_size(const filter_spec& filter, std::string_view text, std::size_t pos
         }
         set("width", width.empty() ? "0" : width);
         set("height", height.empty() ? "0" : height);
+        const auto is_zero = [](std::string_view side) { return side.find_first_not_of('0') == std::string_view::npos; };
+        if (is_zero(width) && is_zero(height)) fail(fmt::format("'{}' gives neither width nor height", text));
     }
     // A fit or upscale the text does not spell out may still be given by name.
     const auto index_of = [&](std::string_view name) {

@@ -58,8 +58,10 @@ void note_source(conversion& done, const image& picture, const std::filesystem::
                                     input.extension().empty() ? "nothing" : input.extension().string()));
     }
     if (done.pages < done.pages_in) {
-        notes.push_back(fmt::format("{} of {} pages kept ({} holds one page; --page N picks another)", done.pages,
-                                    done.pages_in, std::filesystem::path(output).extension().string()));
+        notes.push_back(holds_pages(output)
+                            ? fmt::format("{} of {} pages kept (from the page --page names on)", done.pages, done.pages_in)
+                            : fmt::format("1 of {} pages kept ({} holds one page; --page N picks another)",
+                                          done.pages_in, std::filesystem::path(output).extension().string()));
     }
     done.content_note = fmt::format("{}", fmt::join(notes, "; "));
 }

@@ -275,6 +275,8 @@ TEST_CASE("Cli.Conversions.sizes as users type them, and what is refused") {
         {"thumbnail=12y4", "thumbnail: '12y4' is not a size; accepted: 256, 512x384"},
         {"thumbnail=200x100<", "'<' (only enlarge) is not supported"},
         {"thumbnail=x", "gives neither width nor height"},
+        {"resize=0x0", "gives neither width nor height"},
+        {"resize=0x", "gives neither width nor height"},
         {"thumbnail=200x100^!", "asks for two fits"},
         {"thumbnail=50%:crop=centre", "crop needs a box"},
         {"thumbnail=256:width=300", "parameter 'width' given twice"},
@@ -496,6 +498,14 @@ TEST_CASE("Cli.Conversions.pages: every page of a GIF or TIFF through the chain 
     CHECK(result.exit_code == 1);
     CHECK(contains(result.err, "anim.gif: has 3 pages; --page takes 0 to 2"));
     CHECK_FALSE(fs::exists(at("none.png")));
+    result = run_strata({"apply", at("anim.gif"), at("none.png"), "--page", "100001"});
+    CHECK(result.exit_code == 2);
+    CHECK_FALSE(fs::exists(at("none.png")));
+    // From a page on, into a format that holds pages.
+    result = run_strata({"apply", at("anim.gif"), at("last-two.gif"), "--page", "1"});
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.err, "2 of 3 pages kept (from the page --page names on)"));
+    CHECK(strata::inspect(at("last-two.gif")).pages == 2);
 
     // The report says pages in and out.
     result = run_strata({"batch", at("anim.gif"), at("three.tif"), at("out"), "--format", "webp", "-f", "thumbnail=50",
