@@ -108,4 +108,13 @@ STRATA_API void check_write_options(const std::filesystem::path& path, const wri
 /// True if the installed libvips can write files with the extension of `path`.
 STRATA_API bool can_write(const std::filesystem::path& path);
 
+/// Starts libvips (loading its format modules) and OpenCV's parallel
+/// runtime in this process, as the first read, write or filter would. Call
+/// it before creating a pool that will convert images: the pool's workers
+/// are forked from this process and start with both ready, instead of each
+/// starting them on its first file (tens of milliseconds per worker). It
+/// starts no thread, so a pool can still fork afterwards, and it leaves
+/// OpenCV's thread count as it was.
+STRATA_API void preload_libraries();
+
 }  // namespace strata

@@ -341,6 +341,10 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
         if (plan.items[i].status == item_status::pending) todo.push_back(i);
     }
     if (todo.empty()) return;
+    // Largest first: a file's work grows with its size, and a large file
+    // started last would keep one worker busy while the others wait.
+    std::stable_sort(todo.begin(), todo.end(),
+                     [&](std::size_t a, std::size_t b) { return plan.items[a].bytes_in > plan.items[b].bytes_in; });
     const unsigned count = options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
     const bool whole_files = options.where != backend::serial &&
                              (options.schedule == batch_schedule::files ||
@@ -362,6 +366,7 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
         run.relative[i] = plan.items[i].output.lexically_relative(plan.output_dir);
         run.before[i] = run.identity_of(i);
     }
+    preload_libraries();  // before the pool, whose workers inherit it
     std::unique_ptr<pool> own_pool;
     if (options.where == backend::processes && workers == nullptr) {
         own_pool = std::make_unique<pool>(pool_options{.processes = count, .timeout = options.timeout});
@@ -369,7 +374,6 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
     }
     // This process decodes and encodes only in strips mode; libvips and
     // OpenCV must not add threads of their own to the workers'.
-    detail::ensure_vips();
     vips_concurrency_set(whole_files || options.where == backend::serial ? 1 : 0);
     cv::setNumThreads(1);
 

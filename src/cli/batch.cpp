@@ -241,6 +241,7 @@ int run_batch_command(const batch_flags& flags) {
     // Workers first, while this process has one thread: they can be forked.
     std::unique_ptr<pool> workers;
     if (options.where == backend::processes && !flags.dry_run) {
+        preload_libraries();  // once here rather than in every worker
         workers = std::make_unique<pool>(pool_options{.processes = options.workers, .timeout = options.timeout});
     }
 

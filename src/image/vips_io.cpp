@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <opencv2/core/utility.hpp>
 #include <vips/vips8>
 
 #include "strata/detail/mapped_files.hpp"
@@ -148,6 +149,11 @@ vips::VImage open_image(const std::filesystem::path& path, const load_options& o
     ensure_vips();
     const chosen_loader loader = check_readable(path, options);
     if (used != nullptr) *used = loader;
+    return reopen_image(path, loader, options, sequential, reduction, limits);
+}
+
+vips::VImage reopen_image(const std::filesystem::path& path, const chosen_loader& loader, const load_options& options,
+                          bool sequential, const load_reduction& reduction, bool limits) {
     vips::VImage image;
     try {
         image = run_loader(loader, path, sequential ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM, to_vips(options.fail),
@@ -198,6 +204,15 @@ std::string vips_failure_reason(const vips::VError& failure, const std::filesyst
 }  // namespace strata::detail
 
 namespace strata {
+
+void preload_libraries() {
+    detail::ensure_vips();
+    // The first lookup of an operation by name initialises every operation
+    // class; the first setNumThreads starts OpenCV's parallel runtime (no
+    // thread yet). Done here, neither is repeated in each forked worker.
+    (void)vips_type_find("VipsOperation", "jpegload");
+    cv::setNumThreads(cv::getNumThreads());
+}
 
 image_info inspect(const std::filesystem::path& path, const load_options& options) {
     detail::chosen_loader loader;

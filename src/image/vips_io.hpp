@@ -31,6 +31,10 @@ sample_type held_as(VipsBandFormat format);
 /// before deciding on a reduction).
 vips::VImage open_image(const std::filesystem::path& path, const load_options& options, bool sequential = true,
                         chosen_loader* used = nullptr, const load_reduction& reduction = {}, bool check_limits = true);
+/// open_image for a file already opened with `loader`: the loader is not
+/// chosen again.
+vips::VImage reopen_image(const std::filesystem::path& path, const chosen_loader& loader, const load_options& options,
+                          bool sequential = true, const load_reduction& reduction = {}, bool check_limits = true);
 /// The pixel and memory limits of `options` on an image as `path` decodes
 /// to: image_error (the file is over the limit) if it is over.
 void check_limits(const std::filesystem::path& path, const vips::VImage& image, const load_options& options);
