@@ -39,7 +39,9 @@ file_descriptor output_tree::folder(const fs::path& relative, bool create, const
         }
         int fd = ::openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 && errno == ENOENT && create) {
-            if (::mkdirat(current.get(), name.c_str(), 0777) != 0 && errno != EEXIST) {
+            if (::mkdirat(current.get(), name.c_str(), 0777) == 0) {
+                made_.push_back(reached);
+            } else if (errno != EEXIST) {
                 throw image_error(shown, fmt::format("cannot create the folder {}: {}", (root_ / reached).string(),
                                                      std::strerror(errno)));
             }
@@ -71,6 +73,19 @@ file_descriptor output_tree::folder(const fs::path& relative, bool create, const
 output_place output_tree::place(const fs::path& relative) {
     const fs::path shown = root_ / relative;
     return {folder(relative.parent_path(), true, shown), relative.filename().string(), shown};
+}
+
+void output_tree::remove_empty_made_folders() {
+    std::lock_guard lock(mutex_);
+    for (auto made = made_.rbegin(); made != made_.rend(); ++made) {
+        const auto parent = opened_.find(made->parent_path());
+        const int parent_fd = made->parent_path().empty() ? root_fd_.get()
+                              : parent != opened_.end()     ? parent->second.get()
+                                                            : -1;
+        // rmdir fails on a folder that is not empty, which is what is wanted.
+        if (parent_fd >= 0 && ::unlinkat(parent_fd, made->filename().c_str(), AT_REMOVEDIR) == 0) opened_.erase(*made);
+    }
+    made_.clear();
 }
 
 std::optional<struct stat> output_tree::status(const fs::path& relative) {

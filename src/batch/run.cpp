@@ -418,6 +418,7 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
             plan.items[i].note = "the run was stopped before it started";
         }
     }
+    run.tree.remove_empty_made_folders();
 }
 
 }  // namespace strata

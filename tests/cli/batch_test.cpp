@@ -259,6 +259,15 @@ TEST_CASE("Cli.Batch.a clean run exits 0; outputs never land on inputs") {
     CHECK(result.exit_code == 0);
     CHECK(contains(result.out, "converted 1, skipped 0, failed 0"));
     CHECK_FALSE(fs::exists(folder.path / "out" / "empty"));  // empty folders are not mirrored
+    // Nor is a folder whose every file failed: it is made for the first
+    // try, and removed again once it is clear nothing landed in it.
+    fs::create_directories(in / "bad" / "deeper");
+    std::ofstream(in / "bad" / "deeper" / "broken.png") << "not a png";
+    result = run_strata({"batch", in.string(), (folder.path / "out2").string(), "-r", "-f", "sepia"});
+    CHECK(result.exit_code == 1);
+    CHECK(fs::exists(folder.path / "out2" / "chelsea.jpg"));
+    CHECK_FALSE(fs::exists(folder.path / "out2" / "bad"));
+    fs::remove_all(in / "bad");
 
     // The input folder itself as the output folder.
     result = run_strata({"batch", in.string(), in.string(), "-f", "sepia"});

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "strata/detail/output_file.hpp"
 #include "strata/export.hpp"
@@ -42,11 +43,16 @@ public:
     /// folder() does.
     std::optional<struct stat> status(const std::filesystem::path& relative);
 
+    /// Removes the folders this tree made that are still empty (every file
+    /// meant for them failed), deepest first; anything else is left alone.
+    void remove_empty_made_folders();
+
 private:
     std::filesystem::path root_;
     file_descriptor root_fd_;
     std::mutex mutex_;
     std::map<std::filesystem::path, file_descriptor> opened_;
+    std::vector<std::filesystem::path> made_;  // in the order they were made
 };
 
 }  // namespace strata::detail
