@@ -89,9 +89,11 @@ int run_apply(const apply_options& options) {
         fmt::print(stderr, "strata apply: {}: the worker converting it {}\n", input.string(), e.how());
         return exit_failure;
     } catch (const remote_error& e) {
-        // What failed in the worker, without the pool's own words.
+        // What failed in the worker, without the pool's own words; over the
+        // limits there (a file read in a worker of its own) is still the
+        // command line's to change.
         fmt::print(stderr, "strata apply: {}\n", e.message());
-        return exit_failure;
+        return e.type_name() == "strata::over_limit" ? exit_usage : exit_failure;
     }
     if (!done.content_note.empty()) fmt::print(stderr, "strata apply: {}: {}\n", input.string(), done.content_note);
     const auto& layout = done.layout;

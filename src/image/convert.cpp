@@ -57,11 +57,17 @@ void note_source(conversion& done, const image& picture, const std::filesystem::
         notes.push_back(fmt::format("content is {} ({}); the name says {}", metadata->format, metadata->loader,
                                     input.extension().empty() ? "nothing" : input.extension().string()));
     }
+    if (!metadata->colour_note.empty()) notes.push_back(metadata->colour_note);
     if (done.pages < done.pages_in) {
-        notes.push_back(holds_pages(output)
+        const std::string extension = std::filesystem::path(output).extension().string();
+        notes.push_back(metadata->pages_differ
+                            ? fmt::format("1 of {} pages kept (its pages differ in size or bands, and strata writes "
+                                          "pages of one kind; --page N picks another)",
+                                          done.pages_in)
+                        : holds_pages(output)
                             ? fmt::format("{} of {} pages kept (from the page --page names on)", done.pages, done.pages_in)
                             : fmt::format("1 of {} pages kept ({} holds one page; --page N picks another)",
-                                          done.pages_in, std::filesystem::path(output).extension().string()));
+                                          done.pages_in, extension));
     }
     done.content_note = fmt::format("{}", fmt::join(notes, "; "));
 }

@@ -1,6 +1,7 @@
 // read_image: libvips decode straight into shared memory, row band by row
 // band, carrying the source file's metadata.
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,10 +28,49 @@ namespace detail {
 
 namespace {
 
+// The size and sample layout of each of a file's `pages`.
+struct page_size {
+    int width;
+    int height;
+    int bands;
+    VipsBandFormat format;
+    bool operator==(const page_size&) const = default;
+};
+
+std::vector<page_size> page_sizes(const std::filesystem::path& path, const chosen_loader& loader,
+                                  const load_options& options, int pages) {
+    std::vector<page_size> sizes;
+    load_options one = options;
+    one.all_pages = false;
+    for (int page = 0; page < pages; ++page) {
+        one.page = page;
+        const vips::VImage header = reopen_image(path, loader, one, true, {}, false);
+        sizes.push_back({header.width(), header.height(), header.bands(), header.format()});
+    }
+    return sizes;
+}
+
+// True if each page is the one before halved (rounded either way), with
+// the same samples: the levels of a pyramid, one picture at several sizes.
+bool is_pyramid(const std::vector<page_size>& sizes) {
+    if (sizes.size() < 2) return false;
+    const auto halved = [](int before, int now) { return now == before / 2 || now == (before + 1) / 2; };
+    for (std::size_t i = 1; i < sizes.size(); ++i) {
+        if (!halved(sizes[i - 1].width, sizes[i].width) || !halved(sizes[i - 1].height, sizes[i].height) ||
+            sizes[i].bands != sizes[0].bands || sizes[i].format != sizes[0].format) {
+            return false;
+        }
+    }
+    return true;
+}
+
 // What to ask `loader` for so that `step` still has at least a factor 2 to
 // shrink by itself, as vipsthumbnail leaves it (a block shrink in the
-// decoder is crisper than an area average).
-load_reduction reduction_for(const std::string& loader, const image_layout& stored, const chain_step& step) {
+// decoder is crisper than an area average). Of a pyramid (`levels`, largest
+// first), the smallest level still at least the step's output size, as
+// vipsthumbnail picks it: its levels are averages already.
+load_reduction reduction_for(const std::string& loader, const image_layout& stored, const chain_step& step,
+                             const std::vector<page_size>& levels) {
     // A decoder's shrink is a block average: only for a step that averages.
     const auto& params = step.filter->params;
     if (std::any_of(params.begin(), params.end(), [](const param_spec& p) { return p.name == "interpolation"; }) &&
@@ -41,7 +81,14 @@ load_reduction reduction_for(const std::string& loader, const image_layout& stor
     const double shrink = std::min(static_cast<double>(stored.width) / out.width,
                                    static_cast<double>(stored.height) / out.height);
     load_reduction reduction;
-    if (loader == "jpegload") {
+    if (!levels.empty()) {
+        for (std::size_t level = levels.size(); level-- > 1;) {
+            if (levels[level].width >= out.width && levels[level].height >= out.height) {
+                reduction.level = static_cast<int>(level);
+                break;
+            }
+        }
+    } else if (loader == "jpegload") {
         reduction.jpeg_shrink = shrink >= 16 ? 8 : shrink >= 8 ? 4 : shrink >= 4 ? 2 : 1;
     } else if (loader == "webpload" && shrink > 2) {
         reduction.scale = 2 / shrink;
@@ -75,7 +122,7 @@ chain_step for_reduced_input(const chain_step& step, const image_layout& stored)
 // `image` in the colour space load_options::colour_profile asks for: CMYK
 // always converted (through its own profile, or libvips' CMYK profile), RGB
 // with a profile that is not sRGB when asked to; 16-bit kept.
-vips::VImage managed_colour(vips::VImage image, const load_options& options) {
+vips::VImage managed_colour(vips::VImage image, const load_options& options, std::string& note) {
     if (image.coding() != VIPS_CODING_NONE) image = image.colourspace(VIPS_INTERPRETATION_sRGB);
     const bool cmyk = image.interpretation() == VIPS_INTERPRETATION_CMYK;
     const bool profiled = vips_image_get_typeof(image.get_image(), VIPS_META_ICC_NAME) != 0;
@@ -85,7 +132,13 @@ vips::VImage managed_colour(vips::VImage image, const load_options& options) {
     // built-in", ...); a profile without one is converted to be sure.
     const bool srgb = description.find("sRGB") != std::string::npos && description.find("inear") == std::string::npos;
     if (target == "srgb" && (!profiled || srgb)) target.clear();
-    if (!cmyk && image.bands() < 3) target.clear();  // grey stays grey
+    if (!cmyk && image.bands() < 3) {  // grey stays grey
+        if (!target.empty() && target != "srgb") {
+            note = fmt::format("grey, so left grey (--profile converts RGB and CMYK images to {})",
+                               std::filesystem::path(target).filename().string());
+        }
+        target.clear();
+    }
     if (cmyk && target.empty()) target = "srgb";
     if (target.empty()) return image;
     auto* settings = vips::VImage::option()
@@ -152,8 +205,30 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
     state_->chain = chain;
     chosen_loader loader;
     const bool may_shrink = options.shrink_on_load && !chain.steps.empty() && chain.steps.front().filter->shrinks_on_load;
-    vips::VImage source = open_image(path, options, true, &loader, {}, !may_shrink);
+    // One page first, to see what the file holds.
+    load_options one_page = options;
+    one_page.all_pages = false;
+    vips::VImage source = open_image(path, one_page, true, &loader, {}, false);
     try {
+        const int pages_in_file = std::max(1, vips_image_get_n_pages(source.get_image()));
+        if (options.page >= pages_in_file) {  // a loader without pages (JPEG, PNG) would ignore it
+            throw image_error(path, fmt::format("has {} page{}; --page takes 0 to {}", pages_in_file,
+                                                pages_in_file == 1 ? "" : "s", pages_in_file - 1));
+        }
+        // A TIFF's pages may differ in size: a pyramid is one picture at
+        // several sizes; pages of other sizes cannot be held one above another.
+        std::vector<page_size> sizes;
+        if (loader.nickname == "tiffload" && pages_in_file > 1 && (options.all_pages || may_shrink)) {
+            sizes = page_sizes(path, loader, options, pages_in_file);
+        }
+        const bool pyramid = options.page == 0 && is_pyramid(sizes);
+        // Of the pages to read: from the page --page names on.
+        const auto read_from = sizes.begin() + std::min<std::ptrdiff_t>(options.page, std::ssize(sizes));
+        const bool pages_differ = !pyramid && std::adjacent_find(read_from, sizes.end(), std::not_equal_to<>()) != sizes.end();
+        const bool all_pages = options.all_pages && pages_in_file > 1 && !pyramid && !pages_differ;
+        const load_options& reading = all_pages ? options : one_page;
+        if (all_pages) source = reopen_image(path, loader, reading, true, {}, false);
+        if (!may_shrink) check_limits(path, source, options);
         // Several pages are held one above another, each a page high.
         const bool paged = vips_image_get_page_height(source.get_image()) < source.height();
         const bool turned = options.autorotate && !paged && vips_image_get_orientation(source.get_image()) > 1;
@@ -163,22 +238,24 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
                                   std::min(source.bands(), 4), held_as(source.format())};
         load_reduction reduction;
         if (may_shrink) {
-            reduction = reduction_for(loader.nickname, stored, chain.steps.front());
+            reduction = reduction_for(loader.nickname, stored, chain.steps.front(),
+                                      pyramid ? sizes : std::vector<page_size>{});
             if (reduction != load_reduction{}) {
-                source = open_image(path, options, true, nullptr, reduction);
+                source = reopen_image(path, loader, reading, true, reduction);
             } else {
                 check_limits(path, source, options);
             }
         }
         if (turned) {
             // Turning needs random access: reopen without the sequential hint.
-            source = open_image(path, options, false, nullptr, reduction).autorot();
+            source = reopen_image(path, loader, reading, false, reduction).autorot();
         }
         if (reduction != load_reduction{}) {
             state_->shrink = static_cast<double>(stored.width) / source.width();
             state_->chain.steps.front() = for_reduced_input(chain.steps.front(), stored);
         }
-        vips::VImage pixels = managed_colour(source, options);
+        std::string colour_note;
+        vips::VImage pixels = managed_colour(source, options, colour_note);
         if (pixels.bands() > 4) {
             throw image_error(path, fmt::format("has {} bands; strata handles 1 to 4 (grey, grey + alpha, RGB, RGBA)",
                                                 pixels.bands()));
@@ -198,7 +275,9 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
         metadata->loader = loader.nickname;
         metadata->format = loader.format;
         metadata->name_matches = loader.name_matches;
-        metadata->pages_in_file = std::max(1, vips_image_get_n_pages(source.get_image()));
+        metadata->pages_in_file = pyramid ? 1 : pages_in_file;
+        metadata->pages_differ = pages_differ;
+        metadata->colour_note = colour_note;
         metadata->page_height = state_->pages > 1 ? page_height : 0;
         state_->target.set_metadata(std::move(metadata));
         // Decoding writes straight into the shared pages, through a region

@@ -186,6 +186,10 @@ vips::VImage run_loader(const chosen_loader& loader, const fs::path& path, VipsA
         VipsArgumentInstance* instance = nullptr;
         return vips_object_get_argument(VIPS_OBJECT(operation), name, &spec, &argument, &instance) == 0;
     };
+    if (reduction.level > 0) {  // a smaller copy of page 0, not a page of its own
+        page = reduction.level;
+        all_pages = false;
+    }
     if (page > 0 && takes("page") && vips_object_set(VIPS_OBJECT(operation), "page", page, nullptr) != 0) {
         throw vips::VError();
     }

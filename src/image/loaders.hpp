@@ -47,6 +47,7 @@ chosen_loader choose_loader(const std::filesystem::path& path, const load_option
 struct load_reduction {
     int jpeg_shrink = 1;  ///< jpegload's shrink: 1, 2, 4 or 8
     double scale = 1;     ///< webpload's scale, at most 1
+    int level = 0;        ///< the page of a TIFF pyramid to read instead of its full size
     bool operator==(const load_reduction&) const = default;
 };
 

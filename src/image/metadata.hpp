@@ -21,6 +21,8 @@ struct image_metadata {
     bool name_matches = true;  ///< the file's extension is one that loader reads
     int pages_in_file = 1;     ///< pages (frames) the file holds
     int page_height = 0;       ///< with several pages held one above another: the height of each; else 0
+    bool pages_differ = false;  ///< its pages are not all one size, so only one was read
+    std::string colour_note;    ///< what colour management did not do, and why
 };
 
 /// The fields of `source` that describe the picture (not its pixel layout

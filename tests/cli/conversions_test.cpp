@@ -14,6 +14,7 @@
 
 #include <opencv2/core.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "strata/filter.hpp"
@@ -310,6 +311,13 @@ TEST_CASE("Cli.Conversions.limits cover every step of the chain, before decoding
     CHECK(contains(result.err, "step 2 of the chain (resize) would make 10240x10240 with 3 bands, 300.0 MiB, over the "
                                "memory limit of 64.0 MiB (--max-memory"));
     CHECK_FALSE(fs::exists(out));
+    // A file of an untrusted loader, read in a worker of its own: the same.
+    const auto vips_file = folder.path / "astronaut.v";
+    REQUIRE(run_strata({"apply", input, vips_file.string()}).exit_code == 0);
+    result = run_strata({"apply", vips_file.string(), out.string(), "-f", "resize=scale=100", "--allow-loader", "vipsload"});
+    CHECK(result.exit_code == 2);
+    CHECK(contains(result.err, "astronaut.v: step 1 of the chain (resize) would make 51200x51200"));
+    CHECK_FALSE(fs::exists(out));
     // A thumbnail of an image over the pixel limit is read at reduced size,
     // and the limit applies to what is decoded.
     const auto big = make_jpeg(folder.path, 4104, 2730);
@@ -439,6 +447,23 @@ TEST_CASE("Cli.Conversions.colour: CMYK through its profile, other profiles to s
     CHECK_FALSE(fs::exists(at("x.png")));
     // The colour space is named in any case.
     CHECK(run_strata({"apply", at("p3.png"), at("x.png"), "--colourspace", "sRGB"}).exit_code == 0);
+
+    // A profile of one's own converts RGB; a grey image stays grey, and is said to.
+    const std::string exiftool = program("exiftool");
+    if (exiftool.empty()) {
+        strata::test::skip("exiftool is not installed (Debian: libimage-exiftool-perl)");
+        return;
+    }
+    const auto profile = strata::test::run({exiftool, "-b", "-icc_profile", at("p3.png")});
+    REQUIRE(profile.exit_code == 0);
+    std::ofstream(at("p3.icc"), std::ios::binary) << profile.out;
+    result = run_strata({"apply", photo("astronaut.jpg").string(), at("to-p3.png"), "--profile", at("p3.icc")});
+    CHECK(result.exit_code == 0);
+    CHECK(largest_difference(strata::read_image(at("to-p3.png")), strata::read_image(at("p3.png"))) <= 2);
+    result = run_strata({"apply", photo("camera.png").string(), at("grey.png"), "--profile", at("p3.icc")});
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.err, "camera.png: grey, so left grey (--profile converts RGB and CMYK images to p3.icc)"));
+    CHECK(strata::read_image(at("grey.png")).bands() == 1);
 }
 
 TEST_CASE("Cli.Conversions.pages: every page of a GIF or TIFF through the chain on its own, or the one page asked for") {
@@ -498,6 +523,11 @@ TEST_CASE("Cli.Conversions.pages: every page of a GIF or TIFF through the chain 
     CHECK(result.exit_code == 1);
     CHECK(contains(result.err, "anim.gif: has 3 pages; --page takes 0 to 2"));
     CHECK_FALSE(fs::exists(at("none.png")));
+    // A format without pages has one: --page 1 is past its end, not ignored.
+    result = run_strata({"apply", at("a.png"), at("none.png"), "--page", "1"});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "a.png: has 1 page; --page takes 0 to 0"));
+    CHECK_FALSE(fs::exists(at("none.png")));
     result = run_strata({"apply", at("anim.gif"), at("none.png"), "--page", "100001"});
     CHECK(result.exit_code == 2);
     CHECK_FALSE(fs::exists(at("none.png")));
@@ -515,4 +545,69 @@ TEST_CASE("Cli.Conversions.pages: every page of a GIF or TIFF through the chain 
     const std::string report(strata::test::contents(at("report.json")).data(), strata::test::contents(at("report.json")).size());
     CHECK(contains(report, "\"pages_in\": 3"));
     CHECK(contains(report, "\"pages_out\": 3"));
+}
+
+TEST_CASE("Cli.Conversions.pages: a TIFF pyramid is one picture, shrunk from a level; pages of other sizes keep one") {
+    const std::string vips = program("vips");
+    if (vips.empty()) {
+        strata::test::skip("the vips command is not installed (Debian: libvips-tools)");
+        return;
+    }
+    temp_folder folder;
+    const auto at = [&](const std::string& name) { return (folder.path / name).string(); };
+    const auto run_vips = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), vips);
+        REQUIRE(strata::test::run(args).exit_code == 0);
+    };
+    // 1804x1200, then 902x600, 451x300, 226x150, ... in one file.
+    run_vips({"resize", photo("chelsea.jpg").string(), at("big.png"), "4"});
+    run_vips({"copy", at("big.png"), at("pyramid.tif") + "[pyramid,tile,tile-width=64,tile-height=64]"});
+    REQUIRE(strata::inspect(at("pyramid.tif")).pages > 3);
+
+    // A thumbnail is made from the smallest level at least its size (226x150
+    // for 200x133), as vipsthumbnail does; the report says how much smaller.
+    auto result = run_strata({"batch", at("pyramid.tif"), at("out"), "--format", "png", "-f", "thumbnail=200", "--json",
+                              at("report.json")});
+    REQUIRE(result.exit_code == 0);
+    const auto thumb = strata::inspect(at("out/pyramid.png"));
+    CHECK(thumb.width == 200);
+    CHECK(thumb.height == 133);
+    CHECK_FALSE(contains(result.err, "pages kept"));
+    const auto report = nlohmann::json::parse(std::ifstream(at("report.json")));
+    CHECK(report["files"][0]["load_shrink"].get<double>() == doctest::Approx(1804.0 / 226).epsilon(0.01));
+    CHECK(report["files"][0]["pages_in"] == 1);
+    // The full-size decode gives a thumbnail of the same size and nearly the same pixels.
+    result = run_strata({"apply", at("pyramid.tif"), at("full.png"), "-f", "thumbnail=200", "--no-shrink-on-load"});
+    REQUIRE(result.exit_code == 0);
+    const auto level = strata::read_image(at("out/pyramid.png"));
+    const auto full = strata::read_image(at("full.png"));
+    REQUIRE(level.layout() == full.layout());
+    CHECK(cv::PSNR(cv::Mat(level.height(), level.width(), CV_8UC3, level.pixels().data()),
+                   cv::Mat(full.height(), full.width(), CV_8UC3, full.pixels().data())) > 30);
+    // A pyramid into a TIFF is that one picture, filtered at full size.
+    result = run_strata({"apply", at("pyramid.tif"), at("inverted.tif"), "-f", "invert"});
+    CHECK(result.exit_code == 0);
+    CHECK(strata::inspect(at("inverted.tif")).width == 1804);
+    CHECK(strata::inspect(at("inverted.tif")).pages == 1);
+
+    // Pages of different sizes and bands (tiffcp joins them) cannot be held
+    // one above another: the first, or --page N, is written, and said so.
+    const std::string tiffcp = program("tiffcp");
+    if (tiffcp.empty()) {
+        strata::test::skip("tiffcp is not installed (Debian: libtiff-tools)");
+        return;
+    }
+    run_vips({"copy", photo("chelsea.jpg").string(), at("colour.tif")});
+    run_vips({"copy", photo("camera.png").string(), at("grey.tif")});
+    REQUIRE(strata::test::run({tiffcp, at("colour.tif"), at("grey.tif"), at("grey.tif"), at("mixed.tif")}).exit_code == 0);
+    result = run_strata({"apply", at("mixed.tif"), at("mixed-out.tif"), "-f", "invert"});
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.err, "mixed.tif: 1 of 3 pages kept (its pages differ in size or bands"));
+    CHECK(strata::inspect(at("mixed-out.tif")).width == 451);
+    CHECK(strata::inspect(at("mixed-out.tif")).pages == 1);
+    // From page 1 on, the pages are alike: both are written.
+    result = run_strata({"apply", at("mixed.tif"), at("grey-out.tif"), "-f", "invert", "--page", "1"});
+    CHECK(result.exit_code == 0);
+    CHECK(strata::inspect(at("grey-out.tif")).pages == 2);
+    CHECK(strata::inspect(at("grey-out.tif")).width == 512);
 }
