@@ -1,7 +1,6 @@
 // read_image: libvips decode straight into shared memory, row band by row
 // band, carrying the source file's metadata.
 #include <algorithm>
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,7 +27,7 @@ namespace detail {
 
 namespace {
 
-// The size and sample layout of each of a file's `pages`.
+// The size and sample layout of a page.
 struct page_size {
     int width;
     int height;
@@ -37,31 +36,37 @@ struct page_size {
     bool operator==(const page_size&) const = default;
 };
 
-std::vector<page_size> page_sizes(const std::filesystem::path& path, const chosen_loader& loader,
-                                  const load_options& options, int pages) {
-    std::vector<page_size> sizes;
+// More levels than this is not a pyramid of an image libvips can hold (as
+// vipsthumbnail bounds its search).
+constexpr int pyramid_levels_at_most = 29;
+
+// The levels of a TIFF pyramid, largest first: each page the one before
+// halved (rounded either way, and smaller), with the same samples. Empty if
+// the file is not one; `first` is page 0. A page that cannot be read ends
+// the search: the file is then read as pages, as before.
+std::vector<page_size> pyramid_levels(const std::filesystem::path& path, const chosen_loader& loader,
+                                      const load_options& options, const vips::VImage& first, int pages) {
+    if (loader.nickname != "tiffload" || pages < 2 || pages > pyramid_levels_at_most || options.page != 0) return {};
+    std::vector<page_size> levels{{first.width(), first.height(), first.bands(), first.format()}};
+    const auto halved = [](int before, int now) { return now < before && (now == before / 2 || now == (before + 1) / 2); };
     load_options one = options;
     one.all_pages = false;
-    for (int page = 0; page < pages; ++page) {
+    for (int page = 1; page < pages; ++page) {
         one.page = page;
-        const vips::VImage header = reopen_image(path, loader, one, true, {}, false);
-        sizes.push_back({header.width(), header.height(), header.bands(), header.format()});
-    }
-    return sizes;
-}
-
-// True if each page is the one before halved (rounded either way), with
-// the same samples: the levels of a pyramid, one picture at several sizes.
-bool is_pyramid(const std::vector<page_size>& sizes) {
-    if (sizes.size() < 2) return false;
-    const auto halved = [](int before, int now) { return now == before / 2 || now == (before + 1) / 2; };
-    for (std::size_t i = 1; i < sizes.size(); ++i) {
-        if (!halved(sizes[i - 1].width, sizes[i].width) || !halved(sizes[i - 1].height, sizes[i].height) ||
-            sizes[i].bands != sizes[0].bands || sizes[i].format != sizes[0].format) {
-            return false;
+        vips::VImage header;
+        try {
+            header = reopen_image(path, loader, one, true, {}, false);
+        } catch (const image_error&) {
+            return {};
         }
+        const page_size& before = levels.back();
+        if (!halved(before.width, header.width()) || !halved(before.height, header.height()) ||
+            header.bands() != before.bands || header.format() != before.format) {
+            return {};
+        }
+        levels.push_back({header.width(), header.height(), header.bands(), header.format()});
     }
-    return true;
+    return levels;
 }
 
 // What to ask `loader` for so that `step` still has at least a factor 2 to
@@ -212,22 +217,27 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
     try {
         const int pages_in_file = std::max(1, vips_image_get_n_pages(source.get_image()));
         if (options.page >= pages_in_file) {  // a loader without pages (JPEG, PNG) would ignore it
-            throw image_error(path, fmt::format("has {} page{}; --page takes 0 to {}", pages_in_file,
-                                                pages_in_file == 1 ? "" : "s", pages_in_file - 1));
+            throw image_error(path, pages_in_file == 1 ? std::string("has 1 page; --page takes only 0")
+                                                       : fmt::format("has {} pages; --page takes 0 to {}",
+                                                                     pages_in_file, pages_in_file - 1));
         }
-        // A TIFF's pages may differ in size: a pyramid is one picture at
-        // several sizes; pages of other sizes cannot be held one above another.
-        std::vector<page_size> sizes;
-        if (loader.nickname == "tiffload" && pages_in_file > 1 && (options.all_pages || may_shrink)) {
-            sizes = page_sizes(path, loader, options, pages_in_file);
+        // A TIFF pyramid is one picture at several sizes, not pages.
+        const std::vector<page_size> levels = pyramid_levels(path, loader, options, source, pages_in_file);
+        const bool pyramid = !levels.empty();
+        // Every page when asked, unless libvips finds they differ (TIFF pages
+        // of other sizes or bands cannot be held one above another).
+        bool pages_differ = false;
+        bool all_pages = options.all_pages && pages_in_file > 1 && !pyramid;
+        if (all_pages) {
+            try {
+                source = reopen_image(path, loader, options, true, {}, false);
+            } catch (const image_error& e) {
+                if (std::string_view(e.what()).find("differs from page") == std::string_view::npos) throw;
+                pages_differ = true;
+                all_pages = false;
+            }
         }
-        const bool pyramid = options.page == 0 && is_pyramid(sizes);
-        // Of the pages to read: from the page --page names on.
-        const auto read_from = sizes.begin() + std::min<std::ptrdiff_t>(options.page, std::ssize(sizes));
-        const bool pages_differ = !pyramid && std::adjacent_find(read_from, sizes.end(), std::not_equal_to<>()) != sizes.end();
-        const bool all_pages = options.all_pages && pages_in_file > 1 && !pyramid && !pages_differ;
         const load_options& reading = all_pages ? options : one_page;
-        if (all_pages) source = reopen_image(path, loader, reading, true, {}, false);
         if (!may_shrink) check_limits(path, source, options);
         // Several pages are held one above another, each a page high.
         const bool paged = vips_image_get_page_height(source.get_image()) < source.height();
@@ -238,8 +248,10 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
                                   std::min(source.bands(), 4), held_as(source.format())};
         load_reduction reduction;
         if (may_shrink) {
+            // A turned picture is sized upright, its levels as stored: the
+            // full size is read then.
             reduction = reduction_for(loader.nickname, stored, chain.steps.front(),
-                                      pyramid ? sizes : std::vector<page_size>{});
+                                      turned ? std::vector<page_size>{} : levels);
             if (reduction != load_reduction{}) {
                 source = reopen_image(path, loader, reading, true, reduction);
             } else {

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 #include <mutex>
@@ -206,6 +207,9 @@ std::string vips_failure_reason(const vips::VError& failure, const std::filesyst
 namespace strata {
 
 void preload_libraries() {
+    // With VIPS_MAX_THREADS set, libvips starts its threads when it starts,
+    // and a pool could then not fork: each worker starts libvips instead.
+    if (std::getenv("VIPS_MAX_THREADS") != nullptr) return;
     detail::ensure_vips();
     // The first lookup of an operation by name initialises every operation
     // class; the first setNumThreads starts OpenCV's parallel runtime (no

@@ -526,7 +526,7 @@ TEST_CASE("Cli.Conversions.pages: every page of a GIF or TIFF through the chain 
     // A format without pages has one: --page 1 is past its end, not ignored.
     result = run_strata({"apply", at("a.png"), at("none.png"), "--page", "1"});
     CHECK(result.exit_code == 1);
-    CHECK(contains(result.err, "a.png: has 1 page; --page takes 0 to 0"));
+    CHECK(contains(result.err, "a.png: has 1 page; --page takes only 0"));
     CHECK_FALSE(fs::exists(at("none.png")));
     result = run_strata({"apply", at("anim.gif"), at("none.png"), "--page", "100001"});
     CHECK(result.exit_code == 2);
@@ -589,6 +589,9 @@ TEST_CASE("Cli.Conversions.pages: a TIFF pyramid is one picture, shrunk from a l
     CHECK(result.exit_code == 0);
     CHECK(strata::inspect(at("inverted.tif")).width == 1804);
     CHECK(strata::inspect(at("inverted.tif")).pages == 1);
+    result = run_strata({"apply", at("pyramid.tif"), at("inverted.png"), "-f", "invert"});
+    CHECK(result.exit_code == 0);
+    CHECK_FALSE(contains(result.err, "pages kept"));
 
     // Pages of different sizes and bands (tiffcp joins them) cannot be held
     // one above another: the first, or --page N, is written, and said so.
