@@ -366,7 +366,7 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
         run.relative[i] = plan.items[i].output.lexically_relative(plan.output_dir);
         run.before[i] = run.identity_of(i);
     }
-    preload_libraries();  // before the pool, whose workers inherit it
+    preload_libraries();  // before a pool made here, whose workers then inherit it (once per process)
     std::unique_ptr<pool> own_pool;
     if (options.where == backend::processes && workers == nullptr) {
         own_pool = std::make_unique<pool>(pool_options{.processes = count, .timeout = options.timeout});

@@ -216,11 +216,8 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
     vips::VImage source = open_image(path, one_page, true, &loader, {}, false);
     try {
         const int pages_in_file = std::max(1, vips_image_get_n_pages(source.get_image()));
-        if (options.page >= pages_in_file) {  // a loader without pages (JPEG, PNG) would ignore it
-            throw image_error(path, pages_in_file == 1 ? std::string("has 1 page; --page takes only 0")
-                                                       : fmt::format("has {} pages; --page takes 0 to {}",
-                                                                     pages_in_file, pages_in_file - 1));
-        }
+        // A loader without pages (JPEG, PNG) would ignore --page.
+        if (options.page >= pages_in_file) throw page_past_end(path, pages_in_file);
         // A TIFF pyramid is one picture at several sizes, not pages.
         const std::vector<page_size> levels = pyramid_levels(path, loader, options, source, pages_in_file);
         const bool pyramid = !levels.empty();
@@ -238,7 +235,6 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
             }
         }
         const load_options& reading = all_pages ? options : one_page;
-        if (!may_shrink) check_limits(path, source, options);
         // Several pages are held one above another, each a page high.
         const bool paged = vips_image_get_page_height(source.get_image()) < source.height();
         const bool turned = options.autorotate && !paged && vips_image_get_orientation(source.get_image()) > 1;
@@ -252,12 +248,9 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
             // full size is read then.
             reduction = reduction_for(loader.nickname, stored, chain.steps.front(),
                                       turned ? std::vector<page_size>{} : levels);
-            if (reduction != load_reduction{}) {
-                source = reopen_image(path, loader, reading, true, reduction);
-            } else {
-                check_limits(path, source, options);
-            }
+            if (reduction != load_reduction{}) source = reopen_image(path, loader, reading, true, reduction);
         }
+        if (reduction == load_reduction{}) check_limits(path, source, options);  // else checked on reopening
         if (turned) {
             // Turning needs random access: reopen without the sequential hint.
             source = reopen_image(path, loader, reading, false, reduction).autorot();

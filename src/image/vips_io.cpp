@@ -153,6 +153,11 @@ vips::VImage open_image(const std::filesystem::path& path, const load_options& o
     return reopen_image(path, loader, options, sequential, reduction, limits);
 }
 
+image_error page_past_end(const std::filesystem::path& path, int pages) {
+    return image_error(path, pages == 1 ? std::string("has 1 page; --page takes only 0")
+                                        : fmt::format("has {} pages; --page takes 0 to {}", pages, pages - 1));
+}
+
 vips::VImage reopen_image(const std::filesystem::path& path, const chosen_loader& loader, const load_options& options,
                           bool sequential, const load_reduction& reduction, bool limits) {
     vips::VImage image;
@@ -166,8 +171,7 @@ vips::VImage reopen_image(const std::filesystem::path& path, const chosen_loader
                 const int pages = vips_image_get_n_pages(run_loader(loader, path, VIPS_ACCESS_SEQUENTIAL,
                                                                     to_vips(options.fail)).get_image());
                 if (options.page >= pages) {
-                    throw image_error(path, fmt::format("has {} page{}; --page takes 0 to {}", pages,
-                                                        pages == 1 ? "" : "s", pages - 1));
+                    throw page_past_end(path, pages);
                 }
             } catch (const vips::VError&) {
                 vips_error_clear();

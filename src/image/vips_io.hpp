@@ -31,6 +31,8 @@ sample_type held_as(VipsBandFormat format);
 /// before deciding on a reduction).
 vips::VImage open_image(const std::filesystem::path& path, const load_options& options, bool sequential = true,
                         chosen_loader* used = nullptr, const load_reduction& reduction = {}, bool check_limits = true);
+/// "has 3 pages; --page takes 0 to 2": `page` is past the last of `pages`.
+image_error page_past_end(const std::filesystem::path& path, int pages);
 /// open_image for a file already opened with `loader`: the loader is not
 /// chosen again.
 vips::VImage reopen_image(const std::filesystem::path& path, const chosen_loader& loader, const load_options& options,

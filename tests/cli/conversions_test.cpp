@@ -58,6 +58,23 @@ std::string exif_tag(const fs::path& file, const char* tag) {
 }
 
 
+// The vips command (libvips' own tool, to make inputs with) and a folder to
+// work in. Not ready (the test reported skipped) without the command.
+struct vips_scene {
+    std::string vips = program("vips");
+    temp_folder folder;
+
+    bool ready() const {
+        if (vips.empty()) strata::test::skip("the vips command is not installed (Debian: libvips-tools)");
+        return !vips.empty();
+    }
+    std::string at(const std::string& name) const { return (folder.path / name).string(); }
+    void run(std::vector<std::string> args) const {
+        args.insert(args.begin(), vips);
+        REQUIRE(strata::test::run(args).exit_code == 0);
+    }
+};
+
 bool same_pixels(const strata::image& a, const strata::image& b) {
     return a.layout() == b.layout() && std::memcmp(a.pixels().data(), b.pixels().data(), a.layout().bytes()) == 0;
 }
@@ -467,18 +484,11 @@ TEST_CASE("Cli.Conversions.colour: CMYK through its profile, other profiles to s
 }
 
 TEST_CASE("Cli.Conversions.pages: every page of a GIF or TIFF through the chain on its own, or the one page asked for") {
-    const std::string vips = program("vips");
-    if (vips.empty()) {
-        strata::test::skip("the vips command is not installed (Debian: libvips-tools)");
-        return;
-    }
-    temp_folder folder;
-    const auto at = [&](const std::string& name) { return (folder.path / name).string(); };
+    vips_scene scene;
+    if (!scene.ready()) return;
+    const auto at = [&](const std::string& name) { return scene.at(name); };
+    const auto run_vips = [&](std::vector<std::string> args) { scene.run(std::move(args)); };
     // Three different 135x90 pages: a 3-page TIFF, and a GIF animation of them.
-    const auto run_vips = [&](std::vector<std::string> args) {
-        args.insert(args.begin(), vips);
-        REQUIRE(strata::test::run(args).exit_code == 0);
-    };
     run_vips({"resize", photo("chelsea.jpg").string(), at("a.png"), "0.3"});
     run_vips({"flip", at("a.png"), at("b.png"), "horizontal"});
     run_vips({"invert", at("a.png"), at("c.png")});
@@ -548,17 +558,10 @@ TEST_CASE("Cli.Conversions.pages: every page of a GIF or TIFF through the chain 
 }
 
 TEST_CASE("Cli.Conversions.pages: a TIFF pyramid is one picture, shrunk from a level; pages of other sizes keep one") {
-    const std::string vips = program("vips");
-    if (vips.empty()) {
-        strata::test::skip("the vips command is not installed (Debian: libvips-tools)");
-        return;
-    }
-    temp_folder folder;
-    const auto at = [&](const std::string& name) { return (folder.path / name).string(); };
-    const auto run_vips = [&](std::vector<std::string> args) {
-        args.insert(args.begin(), vips);
-        REQUIRE(strata::test::run(args).exit_code == 0);
-    };
+    vips_scene scene;
+    if (!scene.ready()) return;
+    const auto at = [&](const std::string& name) { return scene.at(name); };
+    const auto run_vips = [&](std::vector<std::string> args) { scene.run(std::move(args)); };
     // 1804x1200, then 902x600, 451x300, 226x150, ... in one file.
     run_vips({"resize", photo("chelsea.jpg").string(), at("big.png"), "4"});
     run_vips({"copy", at("big.png"), at("pyramid.tif") + "[pyramid,tile,tile-width=64,tile-height=64]"});
