@@ -111,6 +111,7 @@ struct batch_item {
     int pages_in = 1;   ///< pages (frames) the input holds
     int pages_out = 1;  ///< pages written
     double load_shrink = 1;  ///< how many times smaller than stored the input was decoded
+    bool streamed = false;   ///< decoded, filtered and encoded top to bottom (conversion::streamed)
     double seconds = 0;  ///< decode + filter + encode
 };
 

@@ -68,10 +68,13 @@ struct filter_spec {
     /// geometry filters). Default: unchanged.
     std::function<image_layout(const image_layout& input, const filter_args&)> output_layout =
         [](const image_layout& input, const filter_args&) { return input; };
-    /// Filters `input` into `output` (allocated by the filter, same rows as
-    /// input unless geometry). For a neighbourhood filter, `input` is a band
-    /// of rows whose first and last `halo` rows exist only as context, unless
-    /// they are the image's own first or last rows.
+    /// Filters `input` into `output` (same rows as input unless geometry).
+    /// `output` may come already sized and typed as output_layout says, over
+    /// memory the pipeline reuses; the filter writes into it or replaces it.
+    /// `input` is read-only: it may be rows of the shared image that other
+    /// strips read at the same time. For a neighbourhood filter, `input` is a
+    /// band of rows whose first and last `halo` rows exist only as context,
+    /// unless they are the image's own first or last rows.
     std::function<void(const cv::Mat& input, cv::Mat& output, const filter_args&)> apply;
     /// Checks relations between parameters when the chain is parsed (throw
     /// strata::error with the reason; parse_chain points it at the step).

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -25,6 +26,12 @@ struct load_options {
     /// Images with more pixels (width x height) than this are refused before
     /// decoding, as a guard against decompression bombs.
     std::uint64_t max_pixels = 268'402'689;  // libvips' default limit, 16383^2
+    /// The pixel limit instead of max_pixels for a file convert_file
+    /// streams (decoded, filtered and encoded top to bottom in memory that
+    /// does not grow with its height; conversion::streamed). max_memory does
+    /// not apply to such a file either. Default: none, as a streamed file
+    /// costs time, not memory.
+    std::uint64_t max_streamed_pixels = std::numeric_limits<std::uint64_t>::max();
     /// Turn the image upright as its EXIF orientation says (read_image only).
     bool autorotate = true;
     /// Images whose decoded pixels would take more bytes than this (width x
@@ -60,8 +67,8 @@ struct load_options {
     /// holds pages (GIF, WebP, TIFF). Pages are never turned upright.
     bool all_pages = false;
     auto fields() {
-        return std::tie(fail, max_pixels, autorotate, max_memory, max_memory_origin, allowed_loaders, shrink_on_load,
-                        colour_profile, page, all_pages);
+        return std::tie(fail, max_pixels, max_streamed_pixels, autorotate, max_memory, max_memory_origin,
+                        allowed_loaders, shrink_on_load, colour_profile, page, all_pages);
     }
 };
 

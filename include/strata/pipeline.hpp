@@ -48,7 +48,8 @@ struct run_options {
     backend where = backend::processes;
     /// Workers for processes / threads; 0: one per hardware thread.
     unsigned workers = 0;
-    /// Strips per stage; 0: four per worker, never more than the rows.
+    /// Strips per stage; 0: up to four per worker, fewer when the rows the
+    /// filters read around each strip would cost more than the strips save.
     unsigned strips = 0;
     /// backend::serial only: the input's pixels may be overwritten and handed
     /// back as the result, which saves a whole image of memory. Leave false
@@ -77,7 +78,13 @@ struct conversion {
     double load_shrink = 1;
     int pages_in = 1;   ///< pages (frames) the input file holds
     int pages = 1;      ///< pages written, each of `layout` (GIF, WebP and TIFF outputs hold them all)
-    auto fields() { return std::tie(layout, loader, content_note, decoded, filtered, written, load_shrink, pages_in, pages); }
+    /// Streamed: decoded, filtered and encoded top to bottom, holding only
+    /// the rows in flight (not the whole image), so memory did not grow with
+    /// the image's height. Otherwise the image was held whole.
+    bool streamed = false;
+    auto fields() {
+        return std::tie(layout, loader, content_note, decoded, filtered, written, load_shrink, pages_in, pages, streamed);
+    }
 };
 
 /// Reads `input`, runs `chain` and writes `output`, with the three
@@ -85,7 +92,15 @@ struct conversion {
 /// and the encoder takes rows as soon as their strip is done. The file is
 /// the one write_image(run_chain(chain, read_image(input))) would write, bit
 /// for bit. backend::serial, and a chain that starts with a geometry step,
-/// run the three one after another. A file that only an untrusted loader
+/// run the three one after another.
+///
+/// The file streams (conversion::streamed) when the chain has no geometry
+/// step, the input is read top to bottom (baseline JPEG, non-interlaced PNG,
+/// TIFF, .v, PPM/PFM; one page, not turned upright) and the output written
+/// so (JPEG, PNG, TIFF, .v, PPM/PFM): strips of a few MB go to the workers
+/// as their rows are decoded, the decoder stays a few strips ahead of the
+/// encoder, and rows nobody reads any more are given back, so memory does
+/// not depend on the image's height. Otherwise the image is held whole. A file that only an untrusted loader
 /// reads (one allowed by load_options::allowed_loaders) is converted whole
 /// in one worker of `workers`, never decoded in this process, so a hostile
 /// file cannot take it down and the pool's timeout bounds it. With

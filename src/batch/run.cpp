@@ -46,7 +46,10 @@ struct converted {
     int pages_in = 1;
     int pages_out = 1;
     double load_shrink = 1;
-    auto fields() { return std::tie(width, height, bytes_out, seconds, loader, content_note, pages_in, pages_out, load_shrink); }
+    bool streamed = false;
+    auto fields() {
+        return std::tie(width, height, bytes_out, seconds, loader, content_note, pages_in, pages_out, load_shrink, streamed);
+    }
 };
 
 // Strips per image when one worker runs a whole file: enough that the
@@ -65,7 +68,7 @@ converted convert_item(const fs::path& input, const detail::output_place& output
     const bool sized = ::fstatat(output.folder.get(), output.name.c_str(), &written, AT_SYMLINK_NOFOLLOW) == 0;
     return {done.layout.width, done.layout.height, sized ? static_cast<std::uint64_t>(written.st_size) : 0,
             done.written,      done.loader,        done.content_note,
-            done.pages_in,     done.pages,         done.load_shrink};
+            done.pages_in,     done.pages,         done.load_shrink,  done.streamed};
 }
 
 // A whole file in one worker process, which is one core: libvips and OpenCV
@@ -108,6 +111,7 @@ void record(batch_item& item, const converted& done) {
     item.pages_in = done.pages_in;
     item.pages_out = done.pages_out;
     item.load_shrink = done.load_shrink;
+    item.streamed = done.streamed;
     if (!done.content_note.empty()) item.note = item.note.empty() ? done.content_note : item.note + "; " + done.content_note;
 }
 

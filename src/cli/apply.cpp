@@ -97,10 +97,10 @@ int run_apply(const apply_options& options) {
     }
     if (!done.content_note.empty()) fmt::print(stderr, "strata apply: {}: {}\n", input.string(), done.content_note);
     const auto& layout = done.layout;
-    fmt::print("{}: {}x{}, {} band{}{} in {:.3f} s on {} x {} (decoded at {:.3f} s, filtered at {:.3f} s)\n",
+    fmt::print("{}: {}x{}, {} band{}{} in {:.3f} s on {} x {}{} (decoded at {:.3f} s, filtered at {:.3f} s)\n",
                output.string(), layout.width, layout.height, layout.bands, layout.bands == 1 ? "" : "s",
-               done.pages > 1 ? fmt::format(", {} pages", done.pages) : "", done.written,
-               workers, options.backend, done.decoded, done.filtered);
+               done.pages > 1 ? fmt::format(", {} pages", done.pages) : "", done.written, workers, options.backend,
+               done.streamed ? ", streamed" : "", done.decoded, done.filtered);
     return exit_ok;
 }
 

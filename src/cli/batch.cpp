@@ -161,6 +161,7 @@ nlohmann::json report_of(const batch_plan& plan, const batch_flags& flags, doubl
             entry["pages_in"] = item.pages_in;
             entry["pages_out"] = item.pages_out;
             entry["load_shrink"] = item.load_shrink;
+            entry["path"] = item.streamed ? "streamed" : "whole";
             bytes_in += item.bytes_in;
             bytes_out += item.bytes_out;
         }

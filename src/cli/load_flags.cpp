@@ -68,7 +68,10 @@ void load_flags::add_to(CLI::App& sub, bool with_orientation) {
     sub.add_option("--fail-on", fail_policy, "Decoder damage that fails a file")
         ->check(one_of({"none", "truncated", "error", "warning"}))
         ->capture_default_str();
-    sub.add_option("--max-pixels", max_pixels, "Refuse images with more pixels than this")
+    max_pixels_given =
+        sub.add_option("--max-pixels", max_pixels,
+                       "Refuse images with more pixels than this (by default, images that stream, read and written "
+                       "top to bottom in bounded memory, have no pixel limit)")
         ->check(whole_number(1, std::numeric_limits<std::int64_t>::max()))
         ->capture_default_str();
     sub.add_option("--max-memory", max_memory,
@@ -125,6 +128,7 @@ std::optional<std::uint64_t> parse_size(const std::string& text) {
 load_options load_flags::options() const {
     load_options result;
     result.max_pixels = max_pixels;
+    if (max_pixels_given != nullptr && max_pixels_given->count() > 0) result.max_streamed_pixels = max_pixels;
     if (const auto budget = memory_budget()) {
         // One image at a time, held decoded and filtered.
         result.max_memory = *budget / 2;

@@ -19,6 +19,8 @@ namespace strata::cli {
 struct load_flags {
     std::string fail_policy = "truncated";
     std::uint64_t max_pixels = load_options{}.max_pixels;
+    /// --max-pixels was given: it then limits streamed files too.
+    CLI::Option* max_pixels_given = nullptr;
     /// --max-memory as given: a size (512M, 2G, 0 for no limit) or "auto".
     std::string max_memory = "auto";
     bool keep_orientation = false;

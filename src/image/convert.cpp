@@ -7,6 +7,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -24,6 +26,7 @@
 #include "image_stream.hpp"
 #include "loaders.hpp"
 #include "metadata.hpp"
+#include "ring.hpp"
 #include "strata/pipeline.hpp"
 #include "strata/pool.hpp"
 #include "strata/task.hpp"
@@ -115,6 +118,56 @@ public:
         return !abandoned_;
     }
 
+    /// The encoder has taken rows [top, bottom), in any order. Returns the
+    /// rows from the top taken before and after this call: [before, after)
+    /// is new, and no other call returns any of it.
+    std::pair<int, int> take(int top, int bottom) {
+        std::pair<int, int> prefix;
+        {
+            std::lock_guard lock(mutex_);
+            prefix.first = taken_from_top_;
+            if (top <= taken_from_top_) {
+                taken_from_top_ = std::max(taken_from_top_, bottom);
+            } else {
+                taken_apart_[top] = std::max(taken_apart_[top], bottom);
+            }
+            // Pieces taken earlier that now join the top.
+            for (auto piece = taken_apart_.begin(); piece != taken_apart_.end() && piece->first <= taken_from_top_;
+                 piece = taken_apart_.erase(piece)) {
+                taken_from_top_ = std::max(taken_from_top_, piece->second);
+            }
+            prefix.second = taken_from_top_;
+        }
+        changed_.notify_all();
+        return prefix;
+    }
+
+    /// Blocks until the encoder has taken every row above `rows`; false if
+    /// the gate was abandoned first.
+    bool wait_taken(int rows) {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return abandoned_ || taken_from_top_ >= rows; });
+        return !abandoned_;
+    }
+
+    /// Blocks until none of the strips before `started` that is unfinished
+    /// reads rows above `row`, each strip reading `halo` rows above its own;
+    /// false if the gate was abandoned first.
+    bool wait_unread(int row, int halo, int started) {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] {
+            while (done_from_start_ < plan_.count && done_[static_cast<std::size_t>(done_from_start_)]) ++done_from_start_;
+            return abandoned_ || done_from_start_ >= started || plan_.top(done_from_start_) - halo >= row;
+        });
+        return !abandoned_;
+    }
+
+    /// Rows from the top the encoder has taken.
+    int taken_from_top() {
+        std::lock_guard lock(mutex_);
+        return taken_from_top_;
+    }
+
 private:
     bool rows_done(int top, int bottom) const {
         // The strip that holds row `top`: the last one starting at or before it.
@@ -133,18 +186,38 @@ private:
     std::vector<bool> done_;
     int done_from_start_ = 0;
     bool abandoned_ = false;
+    int taken_from_top_ = 0;
+    std::map<int, int> taken_apart_;  // top -> bottom of rows taken below taken_from_top_
 };
 
+// How a strip over rows [top, bottom) is run: on a worker of `workers`, or
+// on this process's thread with its scratch memory.
+struct strip_work {
+    std::function<future<void>(pool& workers, int top, int bottom)> submit;
+    std::function<void(int top, int bottom, detail::strip_scratch& scratch)> run;
+};
+
+// The first stage's strips from the whole `input` into the whole `output`.
+strip_work whole_image_strips(const filter_chain& chain, std::size_t stage_end, const image& input, const image& output) {
+    return {[&chain, stage_end, &input, &output](pool& workers, int top, int bottom) {
+                return detail::submit_strip(workers, chain, 0, stage_end, input, output, top, bottom);
+            },
+            [&chain, stage_end, &input, &output](int top, int bottom, detail::strip_scratch& scratch) {
+                detail::run_strip(chain, 0, stage_end, input, output, top, bottom, scratch);
+            }};
+}
+
 // Runs the strips of the first stage as they are handed over, on worker
-// processes or TBB threads, and tells the gate as each one ends. Input rows
-// that no unfinished strip reads any more are given back to the system.
+// processes or TBB threads, and tells the gate as each one ends. Rows of
+// `release` (the input, held whole) that no unfinished strip reads any more
+// are given back to the system.
 class strip_runner {
 public:
     /// Strips run on `workers` if given, else on `threads` TBB threads.
-    strip_runner(const filter_chain& chain, std::size_t stage_end, const image& input, const image& output,
-                 const detail::strip_plan& plan, strip_gate& gate, pool* workers, unsigned threads)
-        : chain_(chain), stage_end_(stage_end), input_(input), output_(output), plan_(plan), gate_(gate),
-          workers_(workers), arena_(static_cast<int>(threads)), halo_(detail::stage_halo(chain, 0, stage_end)) {}
+    strip_runner(strip_work work, const image* release, int halo, const detail::strip_plan& plan, strip_gate& gate,
+                 pool* workers, unsigned threads)
+        : work_(std::move(work)), release_(release), plan_(plan), gate_(gate), workers_(workers),
+          arena_(static_cast<int>(threads)), halo_(halo) {}
 
     strip_runner(const strip_runner&) = delete;
     strip_runner& operator=(const strip_runner&) = delete;
@@ -163,7 +236,7 @@ public:
         const int top = plan_.top(strip);
         const int bottom = plan_.bottom(strip);
         if (workers_ != nullptr) {
-            future<void> done = detail::submit_strip(*workers_, chain_, 0, stage_end_, input_, output_, top, bottom);
+            future<void> done = work_.submit(*workers_, top, bottom);
             detail::future_state* state = done.state().get();  // alive while it runs its callbacks
             {
                 std::lock_guard lock(mutex_);
@@ -197,7 +270,7 @@ public:
         }
         arena_.execute([&] { threads_.run([this, strip, top, bottom] {
             try {
-                detail::run_strip(chain_, 0, stage_end_, input_, output_, top, bottom, scratch_.local());
+                work_.run(top, bottom, scratch_.local());
                 finished(strip);
             } catch (...) {
                 {
@@ -232,13 +305,14 @@ public:
 private:
     void finished(int strip) {
         gate_.finish(strip);
+        if (release_ == nullptr) return;
         const int unfinished = gate_.done_from_start();
         const int unread = unfinished < plan_.count ? plan_.top(unfinished) - halo_ : plan_.height;
         std::lock_guard lock(mutex_);
         if (unread <= released_rows_) return;
-        const std::size_t row_bytes = input_.layout().row_bytes();
+        const std::size_t row_bytes = release_->layout().row_bytes();
         try {
-            input_.pixels().discard(static_cast<std::size_t>(released_rows_) * row_bytes,
+            release_->pixels().discard(static_cast<std::size_t>(released_rows_) * row_bytes,
                                     static_cast<std::size_t>(unread - released_rows_) * row_bytes);
             released_rows_ = unread;
         } catch (const std::system_error&) {
@@ -246,10 +320,8 @@ private:
         }
     }
 
-    const filter_chain& chain_;
-    std::size_t stage_end_;
-    const image& input_;
-    const image& output_;
+    strip_work work_;
+    const image* release_;
     detail::strip_plan plan_;
     strip_gate& gate_;
     pool* workers_;
@@ -325,6 +397,94 @@ STRATA_TASK(strata_convert_isolated, [](std::filesystem::path input, detail::out
     return convert_in_turn(reader, input, output, writing, {.where = backend::serial, .workers = 1, .strips = 8}, nullptr);
 });
 
+// A file that streams: decoded into a ring of rows, its strips filtered from
+// that ring into another (on `workers`, or on threads without), and encoded
+// from there as they are done. The decoder stays a few strips ahead of the
+// encoder, and each ring holds only those strips' rows, so memory does not
+// depend on the image's height.
+conversion convert_streamed(detail::image_reader& reader, const std::filesystem::path& input,
+                            const detail::output_place& output, const write_options& writing,
+                            const run_options& options, pool* workers, clock_type::time_point start) {
+    const filter_chain& chain = reader.chain();
+    const image_layout& layout = reader.layout();
+    const image_layout out_layout = detail::layout_after(chain, 0, chain.steps.size(), layout);
+    const int halo = detail::stage_halo(chain, 0, chain.steps.size());
+    const detail::strip_plan plan = detail::plan_stream_strips(layout, halo, options);
+    const int strip_rows = (plan.height + plan.count - 1) / plan.count;  // the tallest strip
+    // Strips started and not yet encoded: enough for every worker to have a
+    // strip running and one waiting, and more rows than the encoder asks for
+    // at once (16 at a time in libvips' savers), so that the rows it waits
+    // for are always in strips already started.
+    const int ahead = static_cast<int>(
+        std::max(std::min(detail::worker_count(options), 1u << 20) + 2, 64u / static_cast<unsigned>(strip_rows) + 2));
+    const detail::row_ring in_ring(layout, std::min(layout.height, (ahead + 1) * strip_rows + 2 * halo));
+    const detail::row_ring out_ring(out_layout, std::min(layout.height, (ahead + 1) * strip_rows));
+    reader.read_into(in_ring);
+
+    strip_gate gate(plan);
+    strip_runner runner(
+        {[&](pool& on, int top, int bottom) { return detail::submit_ring_strip(on, chain, in_ring, out_ring, top, bottom); },
+         [&](int top, int bottom, detail::strip_scratch& scratch) {
+             detail::run_ring_strip(chain, in_ring, out_ring, top, bottom, scratch);
+         }},
+        nullptr, halo, plan, gate, workers, detail::worker_count(options));
+    const auto& metadata = reader.target().metadata();
+    std::exception_ptr encode_failure;
+    std::thread encoder([&] {
+        try {
+            // Rows asked for again once taken may have been written over:
+            // refused (no saver that streams asks twice).
+            detail::write_rows_when_ready(
+                out_layout, metadata,
+                {[&](int top, int bottom) { return top >= gate.taken_from_top() && gate.wait_rows(top, bottom); },
+                 [&](int y) -> const std::byte* { return out_ring.row(y); },
+                 [&](int top, int bottom) { gate.take(top, bottom); }},
+                output, writing);
+        } catch (...) {
+            encode_failure = std::current_exception();
+            gate.abandon();  // nothing more to decode for
+        }
+    });
+    conversion done;
+    std::exception_ptr failure;
+    try {
+        for (int strip = 0; strip < plan.count && !gate.abandoned(); ++strip) {
+            // The rows decoded next go over rows of the input ring that no
+            // running strip may still read; the strip's output goes over rows
+            // of the output ring the encoder must have taken.
+            const int needed = std::min(layout.height, plan.bottom(strip) + halo);
+            if (!gate.wait_unread(needed - in_ring.rows(), halo, strip) ||
+                !gate.wait_taken(plan.bottom(strip) - out_ring.rows())) {
+                break;
+            }
+            reader.read_until(needed);
+            runner.start(strip);
+        }
+    } catch (...) {
+        failure = std::current_exception();
+        gate.abandon();
+    }
+    done.decoded = seconds_since(start);
+    if (auto strip_failure = runner.finish(); !failure) failure = strip_failure;
+    done.filtered = seconds_since(start);
+    if (failure) gate.abandon();
+    encoder.join();
+    // Workers keep the rings mapped for the next strips: their pages go now.
+    for (const auto* ring : {&in_ring, &out_ring}) {
+        try {
+            ring->memory().discard(0, ring->memory().size());
+        } catch (const std::system_error&) {
+        }
+    }
+    if (failure) std::rethrow_exception(failure);
+    if (encode_failure) std::rethrow_exception(encode_failure);
+    done.streamed = true;
+    done.layout = out_layout;
+    note_source(done, reader.target(), input, output.name);
+    done.written = seconds_since(start);
+    return done;
+}
+
 }  // namespace
 
 conversion convert_file(const std::filesystem::path& input, const std::filesystem::path& output,
@@ -347,7 +507,13 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
         }
     }
     const auto start = clock_type::now();
-    detail::image_reader reader(input, loading, chain);
+    // One stage of strips between a decoder and an encoder that both go top
+    // to bottom: the image can stream if its format is read that way too.
+    const bool may_stream = options.where != backend::serial && !chain.steps.empty() &&
+                            !detail::is_geometry(chain.steps.front()) &&
+                            detail::stage_end(chain, 0) == chain.steps.size() &&
+                            detail::saver_writes_in_order(output.name);
+    detail::image_reader reader(input, loading, chain, may_stream);
     if (options.where == backend::serial || chain.steps.empty() || detail::is_geometry(chain.steps.front()) ||
         reader.pages() > 1) {
         return convert_in_turn(reader, input, output, writing, options, workers);
@@ -357,15 +523,19 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
         own_pool = std::make_unique<pool>(pool_options{.processes = detail::worker_count(options)});
         workers = own_pool.get();
     }
+    if (reader.streams()) {
+        return convert_streamed(reader, input, output, writing, options,
+                                options.where == backend::processes ? workers : nullptr, start);
+    }
     const image& source = reader.target();
     const std::size_t end = detail::stage_end(chain, 0);
     const bool one_stage = end == chain.steps.size();
     image stage_output(detail::layout_after(chain, 0, end, source.layout()));
     stage_output.set_metadata(source.metadata());
-    const detail::strip_plan plan = detail::plan_strips(source.height(), options);
     const int halo = detail::stage_halo(chain, 0, end);
+    const detail::strip_plan plan = detail::plan_strips(source.height(), halo, options);
     strip_gate gate(plan);
-    strip_runner runner(chain, end, source, stage_output, plan, gate,
+    strip_runner runner(whole_image_strips(chain, end, source, stage_output), &source, halo, plan, gate,
                         options.where == backend::processes ? workers : nullptr, detail::worker_count(options));
 
     // With a single stage, the encoder runs beside the decoder and the strips.

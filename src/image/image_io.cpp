@@ -2,6 +2,7 @@
 // band, carrying the source file's metadata.
 #include <algorithm>
 #include <memory>
+#include <set>
 #include <string>
 
 #include <fmt/format.h>
@@ -13,6 +14,7 @@
 #include "strata/pipeline.hpp"
 #include "image_stream.hpp"
 #include "metadata.hpp"
+#include "ring.hpp"
 #include "vips_io.hpp"
 
 namespace strata {
@@ -153,6 +155,16 @@ vips::VImage managed_colour(vips::VImage image, const load_options& options, std
     return image.icc_transform(target.c_str(), settings);
 }
 
+// True if `loader` decodes `image` top to bottom holding only a few rows
+// (not a progressive JPEG or an interlaced PNG, which libvips decodes whole).
+bool reads_in_order(const std::string& loader, const vips::VImage& image) {
+    static const std::set<std::string, std::less<>> in_order{"jpegload", "pngload", "tiffload", "vipsload", "ppmload"};
+    if (!in_order.contains(loader)) return false;
+    int interlaced = 0;
+    return vips_image_get_typeof(image.get_image(), "interlaced") == 0 ||
+           (vips_image_get_int(image.get_image(), "interlaced", &interlaced) == 0 && interlaced == 0);
+}
+
 // Every stage's output against the limits, from the header alone: the
 // chain runs on each of `pages` pages of `layout`.
 void check_stage_limits(const std::filesystem::path& path, const filter_chain& chain, image_layout layout, int pages,
@@ -196,6 +208,8 @@ struct image_reader::state {
     filter_chain chain;  // the chain to run on what is decoded
     double shrink = 1;   // how much smaller than stored it is decoded
     int pages = 1;       // held one above another
+    bool streams = false;
+    int ring_rows = 0;   // read_into: image row y goes to row y % ring_rows of target_region
 
     ~state() {
         if (target_region != nullptr) g_object_unref(target_region);
@@ -203,8 +217,10 @@ struct image_reader::state {
     }
 };
 
-image_reader::image_reader(const std::filesystem::path& path, const load_options& options, const filter_chain& chain)
+image_reader::image_reader(const std::filesystem::path& path, const load_options& requested, const filter_chain& chain,
+                           bool may_stream)
     : state_(std::make_unique<state>()) {
+    load_options options = requested;
     state_->path = path;
     state_->version = version_of(path);
     state_->chain = chain;
@@ -242,6 +258,13 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
         const image_layout stored{swapped ? source.height() : source.width(),
                                   swapped ? source.width() : vips_image_get_page_height(source.get_image()),
                                   std::min(source.bands(), 4), held_as(source.format())};
+        // Read top to bottom, a few rows at a time: held to the limits of
+        // what streams, as the rows behind the reader can go.
+        state_->streams = may_stream && !turned && !paged && reads_in_order(loader.nickname, source);
+        if (state_->streams) {
+            options.max_pixels = options.max_streamed_pixels;
+            options.max_memory = 0;
+        }
         load_reduction reduction;
         if (may_shrink) {
             // A turned picture is sized upright, its levels as stored: the
@@ -306,11 +329,30 @@ double image_reader::shrink() const noexcept { return state_->shrink; }
 
 int image_reader::pages() const noexcept { return state_->pages; }
 
+bool image_reader::streams() const noexcept { return state_->streams; }
+
 const image_layout& image_reader::layout() const noexcept { return state_->target.layout(); }
 
 const image& image_reader::target() const noexcept { return state_->target; }
 
 int image_reader::rows_read() const noexcept { return state_->rows_read; }
+
+void image_reader::read_into(const row_ring& ring) {
+    if (!state_->streams || ring.layout() != layout()) throw usage_error("image_reader: a ring for an image that does not stream");
+    const image_layout& rows = layout();
+    vips::VImage memory = vips::VImage::new_from_memory(ring.base(), 2 * static_cast<std::size_t>(ring.rows()) * rows.row_bytes(),
+                                                        rows.width, 2 * ring.rows(), rows.bands, vips_format(rows.type));
+    VipsRegion* region = vips_region_new(memory.get_image());
+    const VipsRect whole{0, 0, rows.width, 2 * ring.rows()};
+    if (vips_region_image(region, &whole) != 0) {
+        g_object_unref(region);
+        throw image_error(state_->path, vips_failure_reason(vips::VError(), state_->path));
+    }
+    g_object_unref(state_->target_region);
+    state_->target_region = region;
+    state_->memory = memory;
+    state_->ring_rows = ring.rows();
+}
 
 void image_reader::read_until(int y_end) {
     y_end = std::min(y_end, layout().height);
@@ -319,8 +361,13 @@ void image_reader::read_until(int y_end) {
     // requested size before it is copied, and a small one stays in cache.
     const int chunk = std::max(16, static_cast<int>((256 << 10) / std::max<std::size_t>(1, layout().row_bytes())));
     while (state_->rows_read < y_end) {
-        const VipsRect rows{0, state_->rows_read, layout().width, std::min(chunk, y_end - state_->rows_read)};
-        if (vips_region_prepare_to(state_->source_region, state_->target_region, &rows, rows.left, rows.top) != 0) {
+        VipsRect rows{0, state_->rows_read, layout().width, std::min(chunk, y_end - state_->rows_read)};
+        int at = rows.top;  // in target_region's image
+        if (state_->ring_rows > 0) {
+            rows.height = std::min(rows.height, state_->ring_rows);
+            at %= state_->ring_rows;
+        }
+        if (vips_region_prepare_to(state_->source_region, state_->target_region, &rows, rows.left, at) != 0) {
             throw image_error(state_->path, vips_failure_reason(vips::VError(), state_->path));
         }
         state_->rows_read += rows.height;

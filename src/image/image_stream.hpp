@@ -13,6 +13,8 @@
 
 namespace strata::detail {
 
+class row_ring;
+
 /// An image file opened for one top-to-bottom decode into shared memory.
 /// Not thread-safe: one thread creates and uses it.
 class image_reader {
@@ -21,8 +23,10 @@ public:
     /// for `chain` to run on: decoded smaller when the chain starts by
     /// shrinking and options.shrink_on_load allows it; refused (over_limit)
     /// when any step's output is over the limits. Throws image_error as
-    /// read_image does.
-    image_reader(const std::filesystem::path& path, const load_options& options, const filter_chain& chain);
+    /// read_image does. With `may_stream`, a file read top to bottom (see
+    /// streams()) is held to the limits for streamed files.
+    image_reader(const std::filesystem::path& path, const load_options& options, const filter_chain& chain,
+                 bool may_stream = false);
     ~image_reader();
     image_reader(const image_reader&) = delete;
     image_reader& operator=(const image_reader&) = delete;
@@ -33,12 +37,20 @@ public:
     /// Decodes rows up to `y_end` (exclusive) into target(), from where the
     /// last call stopped. Throws image_error (a truncated file, say).
     void read_until(int y_end);
+    /// From now on, read_until decodes into `ring` rather than target(),
+    /// over the rows that went ring->rows() rows before (streams() only).
+    void read_into(const row_ring& ring);
     int rows_read() const noexcept;
     /// The chain to run on target(): the one given, with a first step sized
     /// by a scale turned into pixels when the decode is reduced.
     const filter_chain& chain() const noexcept;
     /// How many times smaller than stored the image is decoded (1: full size).
     double shrink() const noexcept;
+    /// True if `may_stream` was given and the decoder reads the file top to
+    /// bottom holding only a few rows (baseline JPEG, non-interlaced PNG,
+    /// TIFF, .v, PPM/PFM; one page, not turned upright), so that rows of
+    /// target() can be discarded behind the reader.
+    bool streams() const noexcept;
     /// Pages held one above another in target() (load_options::all_pages),
     /// each layout().height / pages() high; the chain runs on each alone.
     int pages() const noexcept;
@@ -56,5 +68,24 @@ using rows_ready = std::function<bool(int top, int bottom)>;
 /// may, so it can run while the rows are being filled. Throws image_error.
 void write_image_when_ready(const image& picture, const output_place& place, const write_options& options,
                             const rows_ready& ready);
+
+/// The rows of an image produced elsewhere (a ring), as the encoder reads
+/// them: each range once, in any order, from several threads at once.
+struct row_source {
+    rows_ready ready;
+    /// Row y, from when `ready` said so until `taken` is told.
+    std::function<const std::byte*(int y)> row;
+    /// Rows [top, bottom) were copied into the encoder's own memory.
+    std::function<void(int top, int bottom)> taken;
+};
+
+/// Encodes an image of `layout` (and metadata) from `rows` as it is
+/// produced, as write_image would encode it whole. Throws image_error.
+void write_rows_when_ready(const image_layout& layout, const std::shared_ptr<const image_metadata>& metadata,
+                           const row_source& rows, const output_place& place, const write_options& options);
+
+/// True if the saver for files named like `name` reads its image once, top
+/// to bottom, holding only a few rows (JPEG, PNG, TIFF, .v, PPM/PFM).
+bool saver_writes_in_order(const std::string& name);
 
 }  // namespace strata::detail

@@ -201,6 +201,26 @@ int generate_when_ready(VipsRegion* out, void* sequence, void*, void* ready, gbo
     return vips_region_region(out, source, rows, rows->left, rows->top);
 }
 
+// Generates rows from a row_source: copied out of it once they are ready,
+// and then reported taken.
+int generate_from_source(VipsRegion* out, void*, void* source_of_rows, void*, gboolean*) {
+    const auto& source = *static_cast<const detail::row_source*>(source_of_rows);
+    const VipsRect* rows = &out->valid;
+    const int bottom = rows->top + rows->height;
+    if (!source.ready(rows->top, bottom)) {
+        vips_error("strata", "rows %d to %d of the image were never produced", rows->top, bottom);
+        return -1;
+    }
+    const auto pixel_bytes = static_cast<std::size_t>(VIPS_IMAGE_SIZEOF_PEL(out->im));
+    const std::size_t bytes = static_cast<std::size_t>(rows->width) * pixel_bytes;
+    for (int y = rows->top; y < bottom; ++y) {
+        std::memcpy(VIPS_REGION_ADDR(out, rows->left, y), source.row(y) + static_cast<std::size_t>(rows->left) * pixel_bytes,
+                    bytes);
+    }
+    source.taken(rows->top, bottom);
+    return 0;
+}
+
 // Encodes `out` into a new file at `place`, named only once complete.
 void encode_to(const vips::VImage& out, const detail::output_place& place, const std::string& bracket, bool overwrite) {
     const std::string suffix = std::filesystem::path(place.name).extension().string();
@@ -241,9 +261,36 @@ void encode_to(const vips::VImage& out, const detail::output_place& place, const
 
 }  // namespace
 
-void detail::write_image_when_ready(const image& picture, const output_place& place, const write_options& options,
-                                    const rows_ready& ready) {
-    ensure_vips();
+namespace {
+
+// Sets the header of `out` (this function's own image, not an operation's,
+// which libvips caches and shares) and encodes it to `place`.
+void encode_with_metadata(vips::VImage out, const image_layout& layout,
+                          const std::shared_ptr<const detail::image_metadata>& metadata,
+                          const detail::output_place& place, const write_options& options) {
+    out.get_image()->Type = detail::interpretation_for(layout);
+    if (metadata) {
+        out.get_image()->Xres = metadata->xres;
+        out.get_image()->Yres = metadata->yres;
+        if (!options.strip_metadata) detail::copy_metadata(*metadata, out);
+        // Pages one above another: savers that hold pages write each (frame
+        // delays and loop count come with the metadata).
+        const int page_height = metadata->page_height;
+        if (page_height > 0 && page_height < layout.height && layout.height % page_height == 0) {
+            vips_image_set_int(out.get_image(), VIPS_META_PAGE_HEIGHT, page_height);
+        }
+    }
+    std::vector<std::string> settings;
+    if (options.quality > 0) settings.push_back(fmt::format("Q={}", options.quality));
+    if (options.strip_metadata) settings.emplace_back("strip");
+    settings.insert(settings.end(), options.format_options.begin(), options.format_options.end());
+    const std::string bracket = settings.empty() ? "" : fmt::format("[{}]", fmt::join(settings, ","));
+    encode_to(out, place, bracket, options.overwrite);
+}
+
+// Refuses, before any work, an output no saver writes or options it does not take.
+void check_output(const detail::output_place& place, const write_options& options) {
+    detail::ensure_vips();
     const std::filesystem::path& path = place.shown;
     if (!can_write(place.name)) {
         throw image_error(path, fmt::format("no image format for the extension '{}' (try .jpg, .png, .webp, .tif)",
@@ -254,9 +301,42 @@ void detail::write_image_when_ready(const image& picture, const output_place& pl
     } catch (const usage_error& e) {
         throw image_error(path, e.what());
     }
+}
+
+}  // namespace
+
+void detail::write_rows_when_ready(const image_layout& layout, const std::shared_ptr<const image_metadata>& metadata,
+                                   const row_source& rows, const output_place& place, const write_options& options) {
+    check_output(place, options);
+    VipsImage* produced = vips_image_new();
+    vips_image_init_fields(produced, layout.width, layout.height, layout.bands, vips_format(layout.type),
+                           VIPS_CODING_NONE, interpretation_for(layout), 1.0, 1.0);
+    if (vips_image_pipelinev(produced, VIPS_DEMAND_STYLE_THINSTRIP, nullptr) != 0 ||
+        vips_image_generate(produced, nullptr, generate_from_source, nullptr, const_cast<row_source*>(&rows), nullptr) !=
+            0) {
+        g_object_unref(produced);
+        throw image_error(place.shown, vips_failure_reason(vips::VError(), place.shown));
+    }
+    encode_with_metadata(vips::VImage(produced), layout, metadata, place, options);
+}
+
+bool detail::saver_writes_in_order(const std::string& name) {
+    ensure_vips();
+    const char* saver = vips_foreign_find_save(name.c_str());
+    if (saver == nullptr) {
+        vips_error_clear();
+        return false;
+    }
+    static const std::set<std::string, std::less<>> in_order{"jpegsave", "pngsave", "tiffsave", "vipssave", "ppmsave"};
+    return in_order.contains(vips_nickname_find(g_type_from_name(saver)));
+}
+
+void detail::write_image_when_ready(const image& picture, const output_place& place, const write_options& options,
+                                    const rows_ready& ready) {
+    check_output(place, options);
     const auto& layout = picture.layout();
     vips::VImage memory = vips::VImage::new_from_memory(picture.pixels().data(), layout.bytes(), layout.width,
-                                                              layout.height, layout.bands, vips_format(layout.type));
+                                                        layout.height, layout.bands, vips_format(layout.type));
     vips::VImage out = memory;
     if (ready) {
         VipsImage* gated = vips_image_new();
@@ -264,31 +344,11 @@ void detail::write_image_when_ready(const image& picture, const output_place& pl
             vips_image_generate(gated, vips_start_one, generate_when_ready, vips_stop_one, memory.get_image(),
                                 const_cast<rows_ready*>(&ready)) != 0) {
             g_object_unref(gated);
-            throw image_error(path, vips_failure_reason(vips::VError(), path));
+            throw image_error(place.shown, vips_failure_reason(vips::VError(), place.shown));
         }
         out = vips::VImage(gated);
     }
-    // `out` is this function's own image, not an operation's (which libvips
-    // caches and shares): its header is set in place.
-    out.get_image()->Type = interpretation_for(layout);
-    if (picture.metadata()) {
-        out.get_image()->Xres = picture.metadata()->xres;
-        out.get_image()->Yres = picture.metadata()->yres;
-        if (!options.strip_metadata) copy_metadata(*picture.metadata(), out);
-        // Pages one above another: savers that hold pages write each (frame
-        // delays and loop count come with the metadata).
-        const int page_height = picture.metadata()->page_height;
-        if (page_height > 0 && page_height < layout.height && layout.height % page_height == 0) {
-            vips_image_set_int(out.get_image(), VIPS_META_PAGE_HEIGHT, page_height);
-        }
-    }
-
-    std::vector<std::string> settings;
-    if (options.quality > 0) settings.push_back(fmt::format("Q={}", options.quality));
-    if (options.strip_metadata) settings.emplace_back("strip");
-    settings.insert(settings.end(), options.format_options.begin(), options.format_options.end());
-    const std::string bracket = settings.empty() ? "" : fmt::format("[{}]", fmt::join(settings, ","));
-    encode_to(out, place, bracket, options.overwrite);
+    encode_with_metadata(out, layout, picture.metadata(), place, options);
 }
 
 void write_image(const image& picture, const std::filesystem::path& path, const write_options& options) {

@@ -17,6 +17,7 @@
 #include "strata/filter.hpp"
 #include "strata/pipeline.hpp"
 #include "strata/pool.hpp"
+#include "ring.hpp"
 #include "strips.hpp"
 
 namespace strata {
@@ -28,16 +29,31 @@ int cv_type(const image_layout& layout) {
     return CV_MAKETYPE(depth, layout.bands);
 }
 
+// A worker process keeps its strip memory for its next strip.
+detail::strip_scratch& worker_scratch() {
+    cv::setNumThreads(1);  // the pool already keeps every core busy
+    static detail::strip_scratch scratch;
+    return scratch;
+}
+
 // What a worker process runs for one strip.
 STRATA_TASK(strata_run_strip, [](shared_buffer input_pixels, image_layout input_layout, shared_buffer output_pixels,
                                  image_layout output_layout, std::string chain_text, std::uint64_t first,
                                  std::uint64_t last, std::int32_t y0, std::int32_t y1) {
-    cv::setNumThreads(1);  // the pool already keeps every core busy
-    // A worker process keeps its strip memory for its next strip.
-    static detail::strip_scratch scratch;
     const filter_chain chain = parse_chain(chain_text);
     detail::run_strip(chain, first, last, image(input_layout, std::move(input_pixels)),
-                      image(output_layout, std::move(output_pixels)), y0, y1, scratch);
+                      image(output_layout, std::move(output_pixels)), y0, y1, worker_scratch());
+});
+
+// ... and for one strip of a streamed image, from ring to ring.
+STRATA_TASK(strata_run_ring_strip, [](shared_buffer input_rows, image_layout input_layout, std::int32_t input_ring_rows,
+                                      shared_buffer output_rows, image_layout output_layout,
+                                      std::int32_t output_ring_rows, std::string chain_text, std::int32_t y0,
+                                      std::int32_t y1) {
+    const filter_chain chain = parse_chain(chain_text);
+    detail::run_ring_strip(chain, detail::received_ring(std::move(input_rows), input_layout, input_ring_rows),
+                           detail::received_ring(std::move(output_rows), output_layout, output_ring_rows), y0, y1,
+                           worker_scratch());
 });
 
 }  // namespace
@@ -48,11 +64,21 @@ cv::Mat as_mat(const image& picture) {
 
 namespace {
 
-// Rows [y0, y1) of the result of steps [first, last) on `input`, as a matrix
-// that may be a view into a larger one it keeps alive, or into `scratch`.
-cv::Mat filter_rows(const filter_chain& chain, std::size_t first, std::size_t last, const image& input, int y0, int y1,
-                    detail::strip_scratch* scratch) {
-    const int height = input.height();
+// A matrix over `rows` rows of `source` from `top` on, standalone: OpenCV
+// picks its code path (and so its rounding) differently for a view into a
+// larger matrix (rowRange), and the whole-image run hands it a standalone
+// one. Outside the image's own edges, a band's border rows are context only
+// and are cropped away afterwards.
+cv::Mat standalone_rows(const cv::Mat& source, int top, int rows) {
+    return cv::Mat(rows, source.cols, source.type(), const_cast<uchar*>(source.ptr(top)), source.step);
+}
+
+// Rows [y0, y1) of the result of steps [first, last) on an image `height`
+// rows high, of which `input` holds rows [input_top, input_top +
+// input.rows), at least those the steps read; as a view into `scratch`,
+// into `input` itself, or into a matrix it keeps alive.
+cv::Mat filter_rows(const filter_chain& chain, std::size_t first, std::size_t last, const cv::Mat& input, int input_top,
+                    int height, int y0, int y1, detail::strip_scratch* scratch) {
     if (first >= last || last > chain.steps.size() || y0 < 0 || y1 > height || y0 >= y1) {
         throw usage_error("run_strip: steps or rows outside the chain or image");
     }
@@ -60,10 +86,15 @@ cv::Mat filter_rows(const filter_chain& chain, std::size_t first, std::size_t la
     for (std::size_t i = first; i < last; ++i) halos.push_back(chain.steps[i].filter->halo(chain.steps[i].args));
 
     // `current` holds rows [current_top, current_top + current.rows) of the
-    // input of step i; at first, the whole input image.
-    cv::Mat current = as_mat(input);
-    image_layout layout = input.layout();
-    int current_top = 0;
+    // input of step i; at first, what `input` holds. With scratch, each
+    // step reads its band where the step before left it and writes into the
+    // scratch block that band is not in.
+    cv::Mat current = input;
+    image_layout layout{input.cols, height, input.channels(), input.depth() == CV_8U    ? sample_type::u8
+                                                              : input.depth() == CV_16U ? sample_type::u16
+                                                                                        : sample_type::f32};
+    int current_top = input_top;
+    int current_block = -1;  // the scratch block `current` is in, -1 for none
     for (std::size_t i = first; i < last; ++i) {
         const std::size_t k = i - first;
         const int after = std::accumulate(halos.begin() + static_cast<long>(k) + 1, halos.end(), 0);
@@ -72,17 +103,14 @@ cv::Mat filter_rows(const filter_chain& chain, std::size_t first, std::size_t la
         const int out_bottom = std::min(height, y1 + after);
         const int in_top = std::max(0, out_top - halos[k]);
         const int in_bottom = std::min(height, out_bottom + halos[k]);
-        // A standalone copy: OpenCV picks its code path (and so its rounding)
-        // differently for a view into a larger matrix, and the whole-image run
-        // hands it a standalone one. Outside the image's own edges, the band's
-        // border rows are context only and are cropped away below.
         cv::Mat band;
         cv::Mat result;
+        int result_block = -1;
         if (scratch != nullptr) {
-            band = scratch->matrix(0, in_bottom - in_top, current.cols, current.type());
-            current.rowRange(in_top - current_top, in_bottom - current_top).copyTo(band);
+            band = standalone_rows(current, in_top - current_top, in_bottom - in_top);
             layout = chain.steps[i].filter->output_layout(layout, chain.steps[i].args);
-            result = scratch->matrix(1, band.rows, band.cols, cv_type(layout));
+            result_block = current_block == 0 ? 1 : 0;
+            result = scratch->matrix(result_block, band.rows, band.cols, cv_type(layout));
         } else {
             band = current.rowRange(in_top - current_top, in_bottom - current_top).clone();
         }
@@ -91,18 +119,17 @@ cv::Mat filter_rows(const filter_chain& chain, std::size_t first, std::size_t la
             throw error(fmt::format("filter '{}' returned {}x{} rows for a {}x{} band", chain.steps[i].filter->name,
                                     result.cols, result.rows, band.cols, band.rows));
         }
-        // A filter that hands its input back as output would see the next
-        // band copied over it.
-        if (scratch != nullptr && result.datastart == band.datastart) result = result.clone();
-        current = result.rowRange(out_top - in_top, out_bottom - in_top);
+        // A filter may hand its band back as its result: the rows stay where they were.
+        if (scratch != nullptr && result.datastart == band.datastart) result_block = current_block;
+        current = result.rowRange(out_top - in_top, out_bottom - in_top);  // keeps a result of the filter's own alive
         current_top = out_top;
+        current_block = result_block;
     }
     return current;
 }
 
-void store_rows(const filter_chain& chain, const cv::Mat& rows, const image& output, int y0) {
-    cv::Mat target = as_mat(output).rowRange(y0, y0 + rows.rows);
-    if (rows.type() != target.type()) {
+void store_rows(const filter_chain& chain, const cv::Mat& rows, cv::Mat target) {
+    if (rows.type() != target.type() || rows.size() != target.size()) {
         throw error(fmt::format("chain '{}' produced pixels of another type than it declared", chain.text));
     }
     rows.copyTo(target);
@@ -127,17 +154,68 @@ cv::Mat strip_scratch::matrix(int which, int rows, int cols, int type) {
 void run_strip(const filter_chain& chain, std::size_t first, std::size_t last, const image& input,
                const image& output, int y0, int y1, strip_scratch& scratch) {
     if (output.height() != input.height()) throw usage_error("run_strip: the output has another height than the input");
-    store_rows(chain, filter_rows(chain, first, last, input, y0, y1, &scratch), output, y0);
+    store_rows(chain, filter_rows(chain, first, last, as_mat(input), 0, input.height(), y0, y1, &scratch),
+               as_mat(output).rowRange(y0, y1));
+}
+
+void run_ring_strip(const filter_chain& chain, const row_ring& input, const row_ring& output, int y0, int y1,
+                    strip_scratch& scratch) {
+    const int height = input.layout().height;
+    const int halo = stage_halo(chain, 0, chain.steps.size());
+    const int top = std::max(0, y0 - halo);
+    const int bottom = std::min(height, y1 + halo);
+    if (output.layout().height != height || y0 < 0 || y1 > height || y0 >= y1 || bottom - top > input.rows() ||
+        y1 - y0 > output.rows()) {
+        throw usage_error("run_ring_strip: rows outside the image or more than a ring holds");
+    }
+    const cv::Mat rows(bottom - top, input.layout().width, cv_type(input.layout()), input.row(top));
+    store_rows(chain, filter_rows(chain, 0, chain.steps.size(), rows, top, height, y0, y1, &scratch),
+               cv::Mat(y1 - y0, output.layout().width, cv_type(output.layout()), output.row(y0)));
+}
+
+future<void> submit_ring_strip(pool& workers, const filter_chain& chain, const row_ring& input, const row_ring& output,
+                               int y0, int y1) {
+    return workers.submit(strata_run_ring_strip, input.memory(), input.layout(), std::int32_t{input.rows()},
+                          output.memory(), output.layout(), std::int32_t{output.rows()}, chain.text,
+                          std::int32_t{y0}, std::int32_t{y1});
 }
 
 unsigned worker_count(const run_options& options) {
     return options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
 }
 
-strip_plan plan_strips(int height, const run_options& options) {
-    const int wanted = options.strips != 0 ? static_cast<int>(std::min(options.strips, 1u << 30))
-                                           : static_cast<int>(4 * std::min(worker_count(options), 1u << 20));
-    return {height, std::clamp(wanted, 1, std::max(1, height))};
+strip_plan plan_strips(int height, int halo, const run_options& options) {
+    const int most = std::max(1, height);
+    if (options.strips != 0) return {height, std::clamp(static_cast<int>(std::min(options.strips, 1u << 30)), 1, most)};
+    // Each strip reads `halo` rows more above and below: with a wide halo,
+    // more strips add work faster than workers take it away. The estimate
+    // is the rounds of strips each worker runs times the rows of one band;
+    // among equal estimates, the least work in all, then the most strips
+    // (four per worker at most: for balance, and for the decoder and
+    // encoder to overlap with the strips).
+    const auto workers = static_cast<std::int64_t>(std::min(worker_count(options), 1u << 20));
+    const auto rows = static_cast<std::int64_t>(height);
+    const auto band = [&](std::int64_t count) { return std::min(rows, (rows + count - 1) / count + 2 * std::int64_t{halo}); };
+    const auto estimate = [&](std::int64_t count) { return (count + workers - 1) / workers * band(count); };
+    const auto work = [&](std::int64_t count) { return count * band(count); };
+    std::int64_t best = 1;
+    for (std::int64_t count = 2; count <= std::min<std::int64_t>(4 * workers, most); ++count) {
+        if (estimate(count) < estimate(best) || (estimate(count) == estimate(best) && work(count) <= work(best))) {
+            best = count;
+        }
+    }
+    return {height, static_cast<int>(best)};
+}
+
+strip_plan plan_stream_strips(const image_layout& layout, int halo, const run_options& options) {
+    strip_plan plan = plan_strips(layout.height, halo, options);
+    if (options.strips != 0 || layout.height == 0) return plan;
+    constexpr std::size_t strip_bytes = 2 << 20;
+    const auto rows = std::max<std::int64_t>(
+        {16, 4 * std::int64_t{halo},
+         static_cast<std::int64_t>((strip_bytes + layout.row_bytes() - 1) / std::max<std::size_t>(1, layout.row_bytes()))});
+    plan.count = static_cast<int>(std::max<std::int64_t>(plan.count, (layout.height + rows - 1) / rows));
+    return plan;
 }
 
 bool is_geometry(const chain_step& step) { return step.filter->kind == filter_kind::geometry; }
@@ -204,7 +282,7 @@ image detail::run_steps(const filter_chain& chain, std::size_t first, const imag
 
         const image_layout out_layout = layout_after(chain, i, end, current.layout());
         const int height = current.height();
-        const strip_plan strips = plan_strips(height, options);
+        const strip_plan strips = plan_strips(height, stage_halo(chain, i, end), options);
         // Serially, the result can go back into the input's own pixels when
         // the caller allows it (or the input is this function's own): each
         // strip's rows are held until no later strip reads those input rows.
@@ -214,13 +292,15 @@ image detail::run_steps(const filter_chain& chain, std::size_t first, const imag
             std::deque<std::pair<int, cv::Mat>> held;  // first row, rows
             for (int s = 0; s < strips.count; ++s) {
                 const int next_reads_from = s + 1 < strips.count ? strips.top(s + 1) - halo : height;
-                held.emplace_back(strips.top(s), filter_rows(chain, i, end, current, strips.top(s), strips.bottom(s), nullptr));
+                held.emplace_back(strips.top(s), filter_rows(chain, i, end, as_mat(current), 0, height, strips.top(s),
+                                                             strips.bottom(s), nullptr));
                 while (!held.empty() && held.front().first + held.front().second.rows <= next_reads_from) {
-                    store_rows(chain, held.front().second, current, held.front().first);
+                    const auto& [top, rows] = held.front();
+                    store_rows(chain, rows, as_mat(current).rowRange(top, top + rows.rows));
                     held.pop_front();
                 }
             }
-            for (const auto& [top, rows] : held) store_rows(chain, rows, current, top);
+            for (const auto& [top, rows] : held) store_rows(chain, rows, as_mat(current).rowRange(top, top + rows.rows));
             i = end;
             continue;
         }

@@ -26,9 +26,17 @@ struct strip_plan {
     int bottom(int strip) const noexcept { return top(strip + 1); }
 };
 
-/// The strips of a stage over `height` rows: options.strips, or four per
-/// worker, never more than the rows.
-strip_plan plan_strips(int height, const run_options& options);
+/// The strips of a stage over `height` rows whose steps read `halo` rows
+/// around each: options.strips, or as many as keep the workers busy without
+/// the halos adding more work than the strips save (four per worker at most),
+/// never more than the rows.
+strip_plan plan_strips(int height, int halo, const run_options& options);
+
+/// The strips of a stage streamed over an image of `layout`: as plan_strips,
+/// or more, so that a strip is about 2 MB (at least 16 rows, and 4 halos
+/// high, so that the rows read around it stay at most half its work);
+/// options.strips if given.
+strip_plan plan_stream_strips(const image_layout& layout, int halo, const run_options& options);
 
 /// True for a step that changes the image's size or row order.
 bool is_geometry(const chain_step& step);
@@ -59,6 +67,18 @@ private:
 /// run_strip, building the strip's bands in `scratch`.
 void run_strip(const filter_chain& chain, std::size_t first, std::size_t last, const image& input,
                const image& output, int y0, int y1, strip_scratch& scratch);
+
+class row_ring;
+
+/// Rows [y0, y1) of the whole chain (one stage) on an image streamed
+/// through `input`, into `output`; both rings must still hold those rows
+/// (and, in `input`, the rows the chain reads around them).
+void run_ring_strip(const filter_chain& chain, const row_ring& input, const row_ring& output, int y0, int y1,
+                    strip_scratch& scratch);
+
+/// run_ring_strip on a worker process of `workers`.
+future<void> submit_ring_strip(pool& workers, const filter_chain& chain, const row_ring& input, const row_ring& output,
+                               int y0, int y1);
 
 /// run_strip on a worker process of `workers`.
 future<void> submit_strip(pool& workers, const filter_chain& chain, std::size_t first, std::size_t last,

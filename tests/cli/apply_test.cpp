@@ -98,13 +98,24 @@ TEST_CASE("Cli.Apply.bad input: one clear line, the right exit code, no output l
 
 TEST_CASE("Cli.Apply.decompression bombs are refused before decoding: by the pixel limit and by the memory limit") {
     temp_folder folder;
-    const auto out = (folder.path / "out.png").string();
+    // WebP output: the image is held whole (nothing streams into it).
+    const auto out = (folder.path / "out.webp").string();
     const auto huge = (testdata() / "broken" / "bomb-10gpixels.png").string();    // 661 bytes
     const auto large = (testdata() / "broken" / "bomb-16k-rgb16.png").string();  // 266 bytes
 
     auto result = run_strata({"apply", huge, out, "-f", "invert"});
     CHECK(result.exit_code == 1);
     CHECK(contains(result.err, "bomb-10gpixels.png: 100000x100000 is 10000000000 pixels, over the limit of 268402689"));
+    // Streamed (PNG to PNG), an image costs time, not memory: no pixel limit
+    // unless one is given. Decoding starts, and finds the file short.
+    const auto streamed_out = (folder.path / "out.png").string();
+    result = run_strata({"apply", huge, streamed_out, "-f", "invert"});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "bomb-10gpixels.png: libpng read error"));
+    result = run_strata({"apply", huge, streamed_out, "-f", "invert", "--max-pixels", "268402689"});
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, "bomb-10gpixels.png: 100000x100000 is 10000000000 pixels, over the limit of 268402689"));
+    CHECK_FALSE(fs::exists(streamed_out));
 
     // Under the pixel limit, but 1.4 GiB once decoded.
     result = run_strata({"apply", large, out, "-f", "invert", "--max-memory", "256M"});

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -616,4 +617,36 @@ TEST_CASE("Cli.Conversions.pages: a TIFF pyramid is one picture, shrunk from a l
     CHECK(result.exit_code == 0);
     CHECK(strata::inspect(at("grey-out.tif")).pages == 2);
     CHECK(strata::inspect(at("grey-out.tif")).width == 512);
+}
+
+TEST_CASE("Cli.Conversions.streaming: apply says so, and the report gives each file's path") {
+    temp_folder folder;
+    const auto in = folder.path / "in";
+    fs::create_directories(in);
+    fs::copy_file(photo("chelsea.jpg"), in / "a.jpg");
+    fs::copy_file(photo("camera.png"), in / "b.png");
+    auto result = run_strata({"apply", (in / "a.jpg").string(), (folder.path / "a.png").string(), "-f", "gaussblur=2"});
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.out, "on 2 x processes, streamed ("));
+    result = run_strata({"apply", (in / "a.jpg").string(), (folder.path / "a.webp").string(), "-f", "gaussblur=2"});
+    CHECK(result.exit_code == 0);
+    CHECK_FALSE(contains(result.out, "streamed"));
+
+    // One file at a time, its strips on the workers: streamed where both
+    // formats allow it.
+    const auto report = folder.path / "report.json";
+    const auto batch = [&](const std::string& out, std::vector<std::string> more) {
+        std::vector<std::string> args{"batch", in.string(), (folder.path / out).string(), "-f", "gaussblur=2",
+                                      "--schedule", "strips", "--json", report.string()};
+        args.insert(args.end(), more.begin(), more.end());
+        REQUIRE(run_strata(args).exit_code == 0);
+        const auto json = nlohmann::json::parse(std::ifstream(report));
+        std::map<std::string, std::string> paths;
+        for (const auto& file : json["files"]) {
+            paths[fs::path(file["input"].get<std::string>()).filename().string()] = file["path"].get<std::string>();
+        }
+        return paths;
+    };
+    CHECK(batch("same", {}) == std::map<std::string, std::string>{{"a.jpg", "streamed"}, {"b.png", "streamed"}});
+    CHECK(batch("webp", {"--format", "webp"}) == std::map<std::string, std::string>{{"a.jpg", "whole"}, {"b.png", "whole"}});
 }

@@ -2,6 +2,7 @@
 // writes exactly the file the three steps one after another write.
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -125,4 +126,86 @@ TEST_CASE("Convert.Failure.no file is left when decoding, a strip or the encoder
     strata::convert_file(testdata() / "photos" / "camera.png", output, strata::parse_chain("invert"), {}, {},
                          {.workers = 2}, &two_workers());
     CHECK(fs::exists(output));
+}
+
+namespace {
+
+// A picture `height` rows high and `width` wide whose every row differs
+// (diagonal bands and a ramp), saved as PNG.
+fs::path tall_picture(const fs::path& folder, int width, int height) {
+    strata::image picture({width, height, 3, strata::sample_type::u8});
+    for (int y = 0; y < height; ++y) {
+        auto* row = reinterpret_cast<std::uint8_t*>(picture.row(y));
+        for (int x = 0; x < width; ++x) {
+            row[3 * x] = static_cast<std::uint8_t>((x + y) * 7);
+            row[3 * x + 1] = static_cast<std::uint8_t>(y / 3);
+            row[3 * x + 2] = static_cast<std::uint8_t>(((x * 13) ^ y) & 0xff);
+        }
+    }
+    const auto path = folder / "tall.png";
+    strata::write_image(picture, path);
+    return path;
+}
+
+}  // namespace
+
+TEST_CASE("Convert.Streaming.an image many times taller than the rings comes out as the three steps write it") {
+    temp_folder folder;
+    const auto input = tall_picture(folder.path, 96, 9000);
+    for (const std::string chain : {"gaussblur=2,sharpen=amount=1.5", "grayscale,median=5", "invert"}) {
+        const auto reference = folder.path / "reference.png";
+        write_in_turn(input, reference, chain);
+        for (const auto where : {strata::backend::processes, strata::backend::threads}) {
+            // 10-row strips: the rings hold a few dozen of the 9000 rows.
+            for (const unsigned strips : {0u, 900u, 9000u}) {
+                CAPTURE(chain);
+                CAPTURE(static_cast<int>(where));
+                CAPTURE(strips);
+                const auto output = folder.path / "streamed.png";
+                const auto done = strata::convert_file(input, output, strata::parse_chain(chain), {}, {},
+                                                       {.where = where, .workers = 2, .strips = strips}, &two_workers());
+                CHECK(done.streamed);
+                CHECK(bytes_of(output) == bytes_of(reference));
+            }
+        }
+    }
+}
+
+TEST_CASE("Convert.Streaming.what streams, what is held whole, and the pixel limit of each") {
+    temp_folder folder;
+    const auto jpeg = large_photo(folder.path);
+    const auto gauss = strata::parse_chain("gaussblur=2");
+    const strata::run_options processes{.workers = 2};
+    const auto streamed = [&](const fs::path& input, const std::string& output, const strata::filter_chain& chain,
+                              const strata::run_options& options = {.workers = 2}) {
+        return strata::convert_file(input, folder.path / output, chain, {}, {}, options, &two_workers()).streamed;
+    };
+    CHECK(streamed(jpeg, "a.png", gauss));
+    CHECK(streamed(jpeg, "a.jpg", gauss));
+    CHECK(streamed(jpeg, "a.tif", gauss));
+    CHECK(streamed(testdata() / "photos" / "rocket-16bit.png", "a.png", gauss));
+    CHECK(streamed(jpeg, "a.png", gauss, {.where = strata::backend::threads, .workers = 2}));
+    // Held whole: a saver that needs every row, geometry, one thread, a
+    // progressive JPEG or interlaced PNG, an image to turn upright.
+    CHECK_FALSE(streamed(jpeg, "a.webp", gauss));
+    CHECK_FALSE(streamed(jpeg, "a.png", strata::parse_chain("gaussblur=2,flip")));
+    CHECK_FALSE(streamed(jpeg, "a.png", gauss, {.where = strata::backend::serial}));
+    CHECK_FALSE(streamed(jpeg, "a.png", {}));
+    strata::write_image(strata::read_image(jpeg), folder.path / "progressive.jpg", {.format_options = {"interlace"}});
+    CHECK_FALSE(streamed(folder.path / "progressive.jpg", "a.png", gauss));
+    strata::write_image(strata::read_image(jpeg), folder.path / "interlaced.png", {.format_options = {"interlace"}});
+    CHECK_FALSE(streamed(folder.path / "interlaced.png", "a.png", gauss));
+    CHECK_FALSE(streamed(testdata() / "photos" / "chelsea-orientation6.jpg", "a.png", gauss));
+
+    // The pixel limit: max_streamed_pixels for a file that streams,
+    // max_pixels for one held whole.
+    const strata::load_options small{.max_pixels = 1000};
+    CHECK(strata::convert_file(jpeg, folder.path / "b.png", gauss, small, {}, processes, &two_workers()).streamed);
+    CHECK_THROWS_WITH_AS(strata::convert_file(jpeg, folder.path / "b.webp", gauss, small, {}, processes, &two_workers()),
+                         doctest::Contains("over the limit of 1000"), strata::image_error);
+    const strata::load_options small_streamed{.max_streamed_pixels = 1000};
+    CHECK_THROWS_WITH_AS(
+        strata::convert_file(jpeg, folder.path / "c.png", gauss, small_streamed, {}, processes, &two_workers()),
+        doctest::Contains("over the limit of 1000"), strata::image_error);
+    CHECK_FALSE(fs::exists(folder.path / "c.png"));
 }
