@@ -91,16 +91,19 @@ struct conversion {
 /// overlapped: each strip starts as soon as the rows it reads are decoded,
 /// and the encoder takes rows as soon as their strip is done. The file is
 /// the one write_image(run_chain(chain, read_image(input))) would write, bit
-/// for bit. backend::serial, and a chain that starts with a geometry step,
-/// run the three one after another.
+/// for bit. Unless the file streams (below), backend::serial, and a chain
+/// that starts with a geometry step, run the three one after another.
 ///
 /// The file streams (conversion::streamed) when the chain has no geometry
 /// step, the input is read top to bottom (baseline JPEG, non-interlaced PNG,
 /// TIFF, .v, PPM/PFM; one page, not turned upright) and the output written
 /// so (JPEG, PNG, TIFF, .v, PPM/PFM): strips of a few MB go to the workers
 /// as their rows are decoded, the decoder stays a few strips ahead of the
-/// encoder, and rows nobody reads any more are given back, so memory does
-/// not depend on the image's height. Otherwise the image is held whole. A file that only an untrusted loader
+/// encoder, and rows nobody reads any more are written over, so memory does
+/// not depend on the image's height (on one thread too: backend::serial
+/// then picks its own strips). The rings of the last two streamed images are
+/// kept for the next image of the same size. Otherwise the image is held
+/// whole. A file that only an untrusted loader
 /// reads (one allowed by load_options::allowed_loaders) is converted whole
 /// in one worker of `workers`, never decoded in this process, so a hostile
 /// file cannot take it down and the pool's timeout bounds it. With

@@ -50,8 +50,8 @@ bool holds_pages(const std::string& name) {
 }
 
 // What read the input, from the metadata the image carries; pages left out.
-void note_source(conversion& done, const image& picture, const std::filesystem::path& input, const std::string& output) {
-    const auto& metadata = picture.metadata();
+void note_source(conversion& done, const std::shared_ptr<const detail::image_metadata>& metadata,
+                 const std::filesystem::path& input, const std::string& output) {
     if (!metadata) return;
     done.loader = metadata->loader;
     done.pages_in = metadata->pages_in_file;
@@ -155,11 +155,14 @@ public:
     /// false if the gate was abandoned first.
     bool wait_unread(int row, int halo, int started) {
         std::unique_lock lock(mutex_);
-        changed_.wait(lock, [&] {
-            while (done_from_start_ < plan_.count && done_[static_cast<std::size_t>(done_from_start_)]) ++done_from_start_;
-            return abandoned_ || done_from_start_ >= started || plan_.top(done_from_start_) - halo >= row;
-        });
+        changed_.wait(lock, [&] { return abandoned_ || unread(row, halo, started); });
         return !abandoned_;
+    }
+
+    /// wait_unread and wait_taken would not block.
+    bool room(int row, int halo, int started, int taken) {
+        std::lock_guard lock(mutex_);
+        return abandoned_ || (unread(row, halo, started) && taken_from_top_ >= taken);
     }
 
     /// Rows from the top the encoder has taken.
@@ -169,6 +172,12 @@ public:
     }
 
 private:
+    bool unread(int row, int halo, int started) {
+        if (row <= 0) return true;
+        while (done_from_start_ < plan_.count && done_[static_cast<std::size_t>(done_from_start_)]) ++done_from_start_;
+        return done_from_start_ >= started || plan_.top(done_from_start_) - halo >= row;
+    }
+
     bool rows_done(int top, int bottom) const {
         // The strip that holds row `top`: the last one starting at or before it.
         int strip = static_cast<int>(static_cast<std::int64_t>(top) * plan_.count / plan_.height);
@@ -268,7 +277,7 @@ public:
             running_.push_back(std::move(done));
             return;
         }
-        arena_.execute([&] { threads_.run([this, strip, top, bottom] {
+        const auto run = [this, strip, top, bottom] {
             try {
                 work_.run(top, bottom, scratch_.local());
                 finished(strip);
@@ -279,7 +288,14 @@ public:
                 }
                 gate_.abandon();
             }
-        }); });
+        };
+        // One thread: the strip runs here and now, between the decoder's reads.
+        arena_.max_concurrency() == 1 ? run() : arena_.execute([&] { threads_.run(run); });
+    }
+
+    /// On threads: runs or waits for every strip started so far.
+    void help() {
+        if (workers_ == nullptr) arena_.execute([&] { threads_.wait(); });
     }
 
     /// Waits for every strip started, and for every callback about one; the
@@ -385,7 +401,7 @@ conversion convert_in_turn(detail::image_reader& reader, const std::filesystem::
     done.layout = result.layout();
     done.pages = pages;
     if (pages > 1) done.layout.height /= pages;
-    note_source(done, result, input, output.name);
+    note_source(done, result.metadata(), input, output.name);
     done.written = seconds_since(start);
     return done;
 }
@@ -409,16 +425,19 @@ conversion convert_streamed(detail::image_reader& reader, const std::filesystem:
     const image_layout& layout = reader.layout();
     const image_layout out_layout = detail::layout_after(chain, 0, chain.steps.size(), layout);
     const int halo = detail::stage_halo(chain, 0, chain.steps.size());
-    const detail::strip_plan plan = detail::plan_stream_strips(layout, halo, options);
+    // On one thread, strips are only a matter of memory: chosen here.
+    run_options planning = options;
+    if (options.where == backend::serial) planning = {.where = backend::serial, .workers = 1};
+    const detail::strip_plan plan = detail::plan_stream_strips(layout, halo, planning);
     const int strip_rows = (plan.height + plan.count - 1) / plan.count;  // the tallest strip
     // Strips started and not yet encoded: enough for every worker to have a
     // strip running and one waiting, and more rows than the encoder asks for
     // at once (16 at a time in libvips' savers), so that the rows it waits
     // for are always in strips already started.
     const int ahead = static_cast<int>(
-        std::max(std::min(detail::worker_count(options), 1u << 20) + 2, 64u / static_cast<unsigned>(strip_rows) + 2));
-    const detail::row_ring in_ring(layout, std::min(layout.height, (ahead + 1) * strip_rows + 2 * halo));
-    const detail::row_ring out_ring(out_layout, std::min(layout.height, (ahead + 1) * strip_rows));
+        std::max(std::min(detail::worker_count(planning), 1u << 20) + 2, 64u / static_cast<unsigned>(strip_rows) + 2));
+    const detail::row_ring in_ring = detail::reuse_ring(layout, std::min(layout.height, (ahead + 1) * strip_rows + 2 * halo));
+    const detail::row_ring out_ring = detail::reuse_ring(out_layout, std::min(layout.height, (ahead + 1) * strip_rows));
     reader.read_into(in_ring);
 
     strip_gate gate(plan);
@@ -427,8 +446,8 @@ conversion convert_streamed(detail::image_reader& reader, const std::filesystem:
          [&](int top, int bottom, detail::strip_scratch& scratch) {
              detail::run_ring_strip(chain, in_ring, out_ring, top, bottom, scratch);
          }},
-        nullptr, halo, plan, gate, workers, detail::worker_count(options));
-    const auto& metadata = reader.target().metadata();
+        nullptr, halo, plan, gate, workers, detail::worker_count(planning));
+    const auto& metadata = reader.metadata();
     std::exception_ptr encode_failure;
     std::thread encoder([&] {
         try {
@@ -453,6 +472,9 @@ conversion convert_streamed(detail::image_reader& reader, const std::filesystem:
             // running strip may still read; the strip's output goes over rows
             // of the output ring the encoder must have taken.
             const int needed = std::min(layout.height, plan.bottom(strip) + halo);
+            // Strips on TBB threads may have no thread but this one to run
+            // them (a one-core machine): run what was started before waiting.
+            if (!gate.room(needed - in_ring.rows(), halo, strip, plan.bottom(strip) - out_ring.rows())) runner.help();
             if (!gate.wait_unread(needed - in_ring.rows(), halo, strip) ||
                 !gate.wait_taken(plan.bottom(strip) - out_ring.rows())) {
                 break;
@@ -469,18 +491,14 @@ conversion convert_streamed(detail::image_reader& reader, const std::filesystem:
     done.filtered = seconds_since(start);
     if (failure) gate.abandon();
     encoder.join();
-    // Workers keep the rings mapped for the next strips: their pages go now.
-    for (const auto* ring : {&in_ring, &out_ring}) {
-        try {
-            ring->memory().discard(0, ring->memory().size());
-        } catch (const std::system_error&) {
-        }
-    }
+    // For the next image of this size: its pages stay faulted in.
+    detail::give_back(in_ring);
+    detail::give_back(out_ring);
     if (failure) std::rethrow_exception(failure);
     if (encode_failure) std::rethrow_exception(encode_failure);
     done.streamed = true;
     done.layout = out_layout;
-    note_source(done, reader.target(), input, output.name);
+    note_source(done, reader.metadata(), input, output.name);
     done.written = seconds_since(start);
     return done;
 }
@@ -509,13 +527,14 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
     const auto start = clock_type::now();
     // One stage of strips between a decoder and an encoder that both go top
     // to bottom: the image can stream if its format is read that way too.
-    const bool may_stream = options.where != backend::serial && !chain.steps.empty() &&
+    const bool may_stream = !chain.steps.empty() &&
                             !detail::is_geometry(chain.steps.front()) &&
                             detail::stage_end(chain, 0) == chain.steps.size() &&
                             detail::saver_writes_in_order(output.name);
     detail::image_reader reader(input, loading, chain, may_stream);
-    if (options.where == backend::serial || chain.steps.empty() || detail::is_geometry(chain.steps.front()) ||
-        reader.pages() > 1) {
+    const bool serial = options.where == backend::serial;
+    if (!reader.streams() && (serial || chain.steps.empty() || detail::is_geometry(chain.steps.front()) ||
+                              reader.pages() > 1)) {
         return convert_in_turn(reader, input, output, writing, options, workers);
     }
     std::unique_ptr<pool> own_pool;
@@ -573,7 +592,7 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
 
     if (one_stage) {
         done.layout = stage_output.layout();
-        note_source(done, stage_output, input, output.name);
+        note_source(done, stage_output.metadata(), input, output.name);
     } else {
         run_options later = options;
         later.reuse_input = true;  // stage_output is this function's own
@@ -581,7 +600,7 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
         done.filtered = seconds_since(start);
         detail::write_image_when_ready(result, output, writing, nullptr);
         done.layout = result.layout();
-        note_source(done, result, input, output.name);
+        note_source(done, result.metadata(), input, output.name);
     }
     done.written = seconds_since(start);
     return done;

@@ -2,6 +2,7 @@
 // band, carrying the source file's metadata.
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -209,7 +210,9 @@ struct image_reader::state {
     double shrink = 1;   // how much smaller than stored it is decoded
     int pages = 1;       // held one above another
     bool streams = false;
-    int ring_rows = 0;   // read_into: image row y goes to row y % ring_rows of target_region
+    std::optional<row_ring> ring;  // read_into: where rows go instead of target
+    image_layout layout;
+    std::shared_ptr<const image_metadata> metadata;
 
     ~state() {
         if (target_region != nullptr) g_object_unref(target_region);
@@ -295,7 +298,7 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
         state_->pages = layout.height / page_height;
         check_stage_limits(path, state_->chain, {layout.width, page_height, layout.bands, type}, state_->pages, options);
         state_->pixels = pixels;
-        state_->target = image(layout);
+        state_->layout = layout;
         auto metadata = keep_metadata(pixels);  // with the profile converted to, if any
         // Pixels turned upright are written with orientation 1; left as they
         // were (--keep-orientation), they keep the tag that says how to turn them.
@@ -307,15 +310,19 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
         metadata->pages_differ = pages_differ;
         metadata->colour_note = colour_note;
         metadata->page_height = state_->pages > 1 ? page_height : 0;
-        state_->target.set_metadata(std::move(metadata));
-        // Decoding writes straight into the shared pages, through a region
-        // over the whole of them.
-        state_->memory = vips::VImage::new_from_memory(state_->target.pixels().data(), layout.bytes(), layout.width,
-                                                       layout.height, layout.bands, vips_format(type));
+        state_->metadata = std::move(metadata);
         state_->source_region = vips_region_new(state_->pixels.get_image());
-        state_->target_region = vips_region_new(state_->memory.get_image());
-        const VipsRect whole{0, 0, layout.width, layout.height};
-        if (vips_region_image(state_->target_region, &whole) != 0) throw vips::VError();
+        if (!state_->streams) {
+            // Decoding writes straight into the shared pages, through a
+            // region over the whole of them. (What streams goes to a ring.)
+            state_->target = image(layout);
+            state_->target.set_metadata(state_->metadata);
+            state_->memory = vips::VImage::new_from_memory(state_->target.pixels().data(), layout.bytes(), layout.width,
+                                                           layout.height, layout.bands, vips_format(type));
+            state_->target_region = vips_region_new(state_->memory.get_image());
+            const VipsRect whole{0, 0, layout.width, layout.height};
+            if (vips_region_image(state_->target_region, &whole) != 0) throw vips::VError();
+        }
     } catch (const vips::VError& e) {
         throw image_error(path, vips_failure_reason(e, path));
     }
@@ -331,7 +338,9 @@ int image_reader::pages() const noexcept { return state_->pages; }
 
 bool image_reader::streams() const noexcept { return state_->streams; }
 
-const image_layout& image_reader::layout() const noexcept { return state_->target.layout(); }
+const image_layout& image_reader::layout() const noexcept { return state_->layout; }
+
+const std::shared_ptr<const image_metadata>& image_reader::metadata() const noexcept { return state_->metadata; }
 
 const image& image_reader::target() const noexcept { return state_->target; }
 
@@ -339,19 +348,7 @@ int image_reader::rows_read() const noexcept { return state_->rows_read; }
 
 void image_reader::read_into(const row_ring& ring) {
     if (!state_->streams || ring.layout() != layout()) throw usage_error("image_reader: a ring for an image that does not stream");
-    const image_layout& rows = layout();
-    vips::VImage memory = vips::VImage::new_from_memory(ring.base(), 2 * static_cast<std::size_t>(ring.rows()) * rows.row_bytes(),
-                                                        rows.width, 2 * ring.rows(), rows.bands, vips_format(rows.type));
-    VipsRegion* region = vips_region_new(memory.get_image());
-    const VipsRect whole{0, 0, rows.width, 2 * ring.rows()};
-    if (vips_region_image(region, &whole) != 0) {
-        g_object_unref(region);
-        throw image_error(state_->path, vips_failure_reason(vips::VError(), state_->path));
-    }
-    g_object_unref(state_->target_region);
-    state_->target_region = region;
-    state_->memory = memory;
-    state_->ring_rows = ring.rows();
+    state_->ring = ring;
 }
 
 void image_reader::read_until(int y_end) {
@@ -362,12 +359,22 @@ void image_reader::read_until(int y_end) {
     const int chunk = std::max(16, static_cast<int>((256 << 10) / std::max<std::size_t>(1, layout().row_bytes())));
     while (state_->rows_read < y_end) {
         VipsRect rows{0, state_->rows_read, layout().width, std::min(chunk, y_end - state_->rows_read)};
-        int at = rows.top;  // in target_region's image
-        if (state_->ring_rows > 0) {
-            rows.height = std::min(rows.height, state_->ring_rows);
-            at %= state_->ring_rows;
-        }
-        if (vips_region_prepare_to(state_->source_region, state_->target_region, &rows, rows.left, at) != 0) {
+        if (state_->ring) {
+            // The rows, seen as an image over the ring where they start.
+            const image_layout& whole = layout();
+            rows.height = std::min(rows.height, state_->ring->rows());
+            vips::VImage piece = vips::VImage::new_from_memory(
+                state_->ring->row(rows.top), static_cast<std::size_t>(rows.height) * whole.row_bytes(), whole.width,
+                rows.height, whole.bands, vips_format(whole.type));
+            VipsRegion* region = vips_region_new(piece.get_image());
+            const VipsRect all{0, 0, whole.width, rows.height};
+            const bool read = vips_region_image(region, &all) == 0 &&
+                              vips_region_prepare_to(state_->source_region, region, &rows, 0, 0) == 0;
+            g_object_unref(region);
+            if (!read) throw image_error(state_->path, vips_failure_reason(vips::VError(), state_->path));
+        } else if (state_->target_region == nullptr) {
+            throw usage_error("image_reader: a file that streams is read into a ring (read_into)");
+        } else if (vips_region_prepare_to(state_->source_region, state_->target_region, &rows, rows.left, rows.top) != 0) {
             throw image_error(state_->path, vips_failure_reason(vips::VError(), state_->path));
         }
         state_->rows_read += rows.height;

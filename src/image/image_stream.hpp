@@ -32,13 +32,16 @@ public:
     image_reader& operator=(const image_reader&) = delete;
 
     const image_layout& layout() const noexcept;
+    /// The file's metadata, as target() carries it.
+    const std::shared_ptr<const image_metadata>& metadata() const noexcept;
     /// The image being decoded into: zeroed pixels, the file's metadata.
+    /// Empty when the file streams (see read_into).
     const image& target() const noexcept;
     /// Decodes rows up to `y_end` (exclusive) into target(), from where the
     /// last call stopped. Throws image_error (a truncated file, say).
     void read_until(int y_end);
     /// From now on, read_until decodes into `ring` rather than target(),
-    /// over the rows that went ring->rows() rows before (streams() only).
+    /// over the rows that went ring.rows() rows before (streams() only).
     void read_into(const row_ring& ring);
     int rows_read() const noexcept;
     /// The chain to run on target(): the one given, with a first step sized

@@ -207,16 +207,17 @@ int generate_from_source(VipsRegion* out, void*, void* source_of_rows, void*, gb
     const auto& source = *static_cast<const detail::row_source*>(source_of_rows);
     const VipsRect* rows = &out->valid;
     const int bottom = rows->top + rows->height;
+    // Rows are taken whole (the image asks for strips the image's width).
+    if (rows->left != 0 || rows->width != out->im->Xsize) {
+        vips_error("strata", "the encoder asked for part of rows %d to %d; it reads whole rows", rows->top, bottom);
+        return -1;
+    }
     if (!source.ready(rows->top, bottom)) {
         vips_error("strata", "rows %d to %d of the image were never produced", rows->top, bottom);
         return -1;
     }
-    const auto pixel_bytes = static_cast<std::size_t>(VIPS_IMAGE_SIZEOF_PEL(out->im));
-    const std::size_t bytes = static_cast<std::size_t>(rows->width) * pixel_bytes;
-    for (int y = rows->top; y < bottom; ++y) {
-        std::memcpy(VIPS_REGION_ADDR(out, rows->left, y), source.row(y) + static_cast<std::size_t>(rows->left) * pixel_bytes,
-                    bytes);
-    }
+    const auto bytes = static_cast<std::size_t>(VIPS_IMAGE_SIZEOF_LINE(out->im));
+    for (int y = rows->top; y < bottom; ++y) std::memcpy(VIPS_REGION_ADDR(out, 0, y), source.row(y), bytes);
     source.taken(rows->top, bottom);
     return 0;
 }

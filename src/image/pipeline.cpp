@@ -46,14 +46,12 @@ STRATA_TASK(strata_run_strip, [](shared_buffer input_pixels, image_layout input_
 });
 
 // ... and for one strip of a streamed image, from ring to ring.
-STRATA_TASK(strata_run_ring_strip, [](shared_buffer input_rows, image_layout input_layout, std::int32_t input_ring_rows,
-                                      shared_buffer output_rows, image_layout output_layout,
-                                      std::int32_t output_ring_rows, std::string chain_text, std::int32_t y0,
+STRATA_TASK(strata_run_ring_strip, [](shared_buffer input_rows, image_layout input_layout, shared_buffer output_rows,
+                                      image_layout output_layout, std::string chain_text, std::int32_t y0,
                                       std::int32_t y1) {
     const filter_chain chain = parse_chain(chain_text);
-    detail::run_ring_strip(chain, detail::received_ring(std::move(input_rows), input_layout, input_ring_rows),
-                           detail::received_ring(std::move(output_rows), output_layout, output_ring_rows), y0, y1,
-                           worker_scratch());
+    detail::run_ring_strip(chain, detail::received_ring(std::move(input_rows), input_layout),
+                           detail::received_ring(std::move(output_rows), output_layout), y0, y1, worker_scratch());
 });
 
 }  // namespace
@@ -175,9 +173,8 @@ void run_ring_strip(const filter_chain& chain, const row_ring& input, const row_
 
 future<void> submit_ring_strip(pool& workers, const filter_chain& chain, const row_ring& input, const row_ring& output,
                                int y0, int y1) {
-    return workers.submit(strata_run_ring_strip, input.memory(), input.layout(), std::int32_t{input.rows()},
-                          output.memory(), output.layout(), std::int32_t{output.rows()}, chain.text,
-                          std::int32_t{y0}, std::int32_t{y1});
+    return workers.submit(strata_run_ring_strip, input.memory(), input.layout(), output.memory(), output.layout(),
+                          chain.text, std::int32_t{y0}, std::int32_t{y1});
 }
 
 unsigned worker_count(const run_options& options) {

@@ -5,10 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <limits>
 #include <mutex>
-#include <numeric>
 #include <system_error>
+#include <vector>
 
 namespace strata::detail {
 
@@ -19,10 +21,10 @@ std::size_t page_size() {
     return page;
 }
 
-// At least `rows` rows, and a whole number of pages.
-int whole_pages_of_rows(std::size_t row_bytes, int rows) {
-    const std::size_t step = page_size() / std::gcd(row_bytes, page_size());  // rows per whole pages
-    return static_cast<int>((static_cast<std::size_t>(rows) + step - 1) / step * step);
+// At least `rows` rows, in whole pages.
+std::size_t ring_bytes(std::size_t row_bytes, int rows) {
+    const std::size_t bytes = static_cast<std::size_t>(std::max(rows, 1)) * std::max<std::size_t>(row_bytes, 1);
+    return (bytes + page_size() - 1) / page_size() * page_size();
 }
 
 }  // namespace
@@ -50,26 +52,51 @@ struct row_ring::mirror {
 };
 
 row_ring::row_ring(const image_layout& layout, int rows)
-    : row_ring(shared_buffer(static_cast<std::size_t>(whole_pages_of_rows(layout.row_bytes(), rows)) * layout.row_bytes(),
-                             "strata-ring"),
-               layout, whole_pages_of_rows(layout.row_bytes(), rows)) {}
+    : row_ring(shared_buffer(ring_bytes(layout.row_bytes(), rows), "strata-ring"), layout) {}
 
-row_ring::row_ring(shared_buffer memory, const image_layout& layout, int rows)
-    : memory_(std::move(memory)), layout_(layout), rows_(rows) {
-    const std::size_t bytes = static_cast<std::size_t>(rows) * layout.row_bytes();
-    if (rows <= 0 || bytes != memory_.size() || bytes % page_size() != 0) {
-        throw error("row ring: its memory is not whole pages of whole rows");
+row_ring::row_ring(shared_buffer memory, const image_layout& layout)
+    : memory_(std::move(memory)), layout_(layout) {
+    const std::size_t bytes = memory_.size();
+    if (layout.row_bytes() == 0 || bytes < layout.row_bytes() || bytes % page_size() != 0 ||
+        bytes / layout.row_bytes() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+        throw error("row ring: its memory is not whole pages holding whole rows");
     }
+    rows_ = static_cast<int>(bytes / layout.row_bytes());
     mirror_ = std::make_shared<mirror>(memory_.fd(), bytes);
 }
 
-std::byte* row_ring::base() const noexcept { return mirror_ ? mirror_->base : nullptr; }
-
 std::byte* row_ring::row(int y) const noexcept {
-    return base() + static_cast<std::size_t>(y % rows_) * layout_.row_bytes();
+    return mirror_->base + static_cast<std::size_t>(y) * layout_.row_bytes() % mirror_->size;
 }
 
-row_ring received_ring(shared_buffer memory, const image_layout& layout, int rows) {
+namespace {
+
+std::mutex spare_mutex;
+std::vector<row_ring> spare_rings;  // the last given back at the end
+
+}  // namespace
+
+row_ring reuse_ring(const image_layout& layout, int rows) {
+    {
+        std::lock_guard lock(spare_mutex);
+        for (auto ring = spare_rings.begin(); ring != spare_rings.end(); ++ring) {
+            if (ring->layout() == layout && ring->rows() >= rows) {
+                row_ring found = std::move(*ring);
+                spare_rings.erase(ring);
+                return found;
+            }
+        }
+    }
+    return row_ring(layout, rows);
+}
+
+void give_back(row_ring ring) {
+    std::lock_guard lock(spare_mutex);
+    spare_rings.push_back(std::move(ring));
+    if (spare_rings.size() > 2) spare_rings.erase(spare_rings.begin());
+}
+
+row_ring received_ring(shared_buffer memory, const image_layout& layout) {
     static std::mutex mutex;
     static row_ring kept[2];
     static int next = 0;
@@ -78,12 +105,12 @@ row_ring received_ring(shared_buffer memory, const image_layout& layout, int row
     std::lock_guard lock(mutex);
     for (const auto& ring : kept) {
         struct stat held {};
-        if (known && ring.rows() == rows && ring.layout() == layout && ::fstat(ring.memory().fd(), &held) == 0 &&
+        if (known && ring.layout() == layout && ::fstat(ring.memory().fd(), &held) == 0 &&
             held.st_dev == received.st_dev && held.st_ino == received.st_ino) {
             return ring;  // the same memfd: alive, as `kept` holds it open
         }
     }
-    kept[next] = row_ring(std::move(memory), layout, rows);
+    kept[next] = row_ring(std::move(memory), layout);
     const row_ring& made = kept[next];
     next = 1 - next;
     return made;

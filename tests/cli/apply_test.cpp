@@ -146,9 +146,9 @@ TEST_CASE("Cli.Apply.decompression bombs are refused before decoding: by the pix
     std::filesystem::copy_file(large, in / "bomb.png");
     std::filesystem::copy_file(testdata() / "photos" / "camera.png", in / "camera.png");
     result = run_strata({"batch", in.string(), (folder.path / "batch-out").string(), "-f", "invert", "--max-memory",
-                         "64M"});
+                         "64M", "--format", "webp"});
     CHECK(result.exit_code == 1);
     CHECK(contains(result.err, "bomb.png: 16000x16000 with 3 bands decodes to 1.4 GiB, over the memory limit of 64.0 MiB"));
-    CHECK(std::filesystem::exists(folder.path / "batch-out" / "camera.png"));
-    CHECK_FALSE(std::filesystem::exists(folder.path / "batch-out" / "bomb.png"));
+    CHECK(std::filesystem::exists(folder.path / "batch-out" / "camera.webp"));
+    CHECK_FALSE(std::filesystem::exists(folder.path / "batch-out" / "bomb.webp"));
 }

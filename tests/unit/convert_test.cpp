@@ -151,11 +151,12 @@ fs::path tall_picture(const fs::path& folder, int width, int height) {
 
 TEST_CASE("Convert.Streaming.an image many times taller than the rings comes out as the three steps write it") {
     temp_folder folder;
-    const auto input = tall_picture(folder.path, 96, 9000);
+    // 97 pixels: a row of 291 bytes, so rows straddle the rings' pages and ends.
+    const auto input = tall_picture(folder.path, 97, 9000);
     for (const std::string chain : {"gaussblur=2,sharpen=amount=1.5", "grayscale,median=5", "invert"}) {
         const auto reference = folder.path / "reference.png";
         write_in_turn(input, reference, chain);
-        for (const auto where : {strata::backend::processes, strata::backend::threads}) {
+        for (const auto where : {strata::backend::processes, strata::backend::threads, strata::backend::serial}) {
             // 10-row strips: the rings hold a few dozen of the 9000 rows.
             for (const unsigned strips : {0u, 900u, 9000u}) {
                 CAPTURE(chain);
@@ -185,11 +186,13 @@ TEST_CASE("Convert.Streaming.what streams, what is held whole, and the pixel lim
     CHECK(streamed(jpeg, "a.tif", gauss));
     CHECK(streamed(testdata() / "photos" / "rocket-16bit.png", "a.png", gauss));
     CHECK(streamed(jpeg, "a.png", gauss, {.where = strata::backend::threads, .workers = 2}));
-    // Held whole: a saver that needs every row, geometry, one thread, a
+    CHECK(streamed(jpeg, "a.png", gauss, {.where = strata::backend::serial}));
+    // One thread for strips: the decoder's own (it must not wait on itself).
+    CHECK(streamed(jpeg, "a.png", gauss, {.where = strata::backend::threads, .workers = 1, .strips = 64}));
+    // Held whole: a saver that needs every row, geometry, no chain, a
     // progressive JPEG or interlaced PNG, an image to turn upright.
     CHECK_FALSE(streamed(jpeg, "a.webp", gauss));
     CHECK_FALSE(streamed(jpeg, "a.png", strata::parse_chain("gaussblur=2,flip")));
-    CHECK_FALSE(streamed(jpeg, "a.png", gauss, {.where = strata::backend::serial}));
     CHECK_FALSE(streamed(jpeg, "a.png", {}));
     strata::write_image(strata::read_image(jpeg), folder.path / "progressive.jpg", {.format_options = {"interlace"}});
     CHECK_FALSE(streamed(folder.path / "progressive.jpg", "a.png", gauss));
