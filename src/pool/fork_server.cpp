@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -130,8 +131,15 @@ fork_server::fork_server(const std::vector<int>& close_in_child, const std::stri
 
 fork_server::~fork_server() {
     ::close(channel_);  // end of stream: the server exits
+    if (reaped_) return;
+    // One that does not within a second (stopped, say) is killed.
+    if (const int pidfd = sys::pidfd_open(pid_); pidfd >= 0) {
+        pollfd exit_watch{pidfd, POLLIN, 0};
+        if (STRATA_RETRY(::poll(&exit_watch, 1, 1000)) == 0) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+        ::close(pidfd);
+    }
     int status = 0;
-    while (!reaped_ && ::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
 }
 

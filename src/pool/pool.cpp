@@ -806,11 +806,17 @@ void pool_core::shut_down_workers(bool forceful) {
             }
         }
     }
-    // Wait for them to go, then insist.
+    // Wait for them to go, then insist. A worker of the fork server is gone
+    // when its pidfd says so: the server reaps it, and its word on how the
+    // worker ended no longer matters (nor may a stopped server hold this up).
+    const auto gone = [](worker_process& w, int wait_ms) {
+        pollfd exit_watch{w.pidfd, POLLIN, 0};
+        return w.forked && w.pidfd >= 0 && STRATA_RETRY(::poll(&exit_watch, 1, wait_ms)) > 0;
+    };
     const auto deadline = clock::now() + (forceful ? grace_period : 5 * grace_period);
     while (!workers_.empty()) {
         for (std::size_t i = 0; i < workers_.size();) {
-            if (reap(*workers_[i], false) != -1) {
+            if (gone(*workers_[i], 0) || reap(*workers_[i], false) != -1) {
                 remove_worker(*workers_[i]);
                 continue;
             }
@@ -819,7 +825,9 @@ void pool_core::shut_down_workers(bool forceful) {
         if (workers_.empty()) break;
         if (clock::now() >= deadline) {
             for (auto& w : workers_) send_signal(w->pid, w->pidfd, SIGKILL);
-            for (auto& w : workers_) reap(*w, true);
+            for (auto& w : workers_) {
+                if (!gone(*w, static_cast<int>(grace_period.count()))) reap(*w, true);
+            }
             while (!workers_.empty()) remove_worker(*workers_.front());
             break;
         }

@@ -396,6 +396,28 @@ TEST_CASE("Pool.ForkServer.killed: its workers' tasks fail with worker_lost, spa
     CHECK_NO_LEAKS(snapshot);
 }
 
+TEST_CASE("Pool.ForkServer.stopped: the pool still ends, the server killed after a second") {
+    strata::test::leak_check snapshot;
+    const auto start = std::chrono::steady_clock::now();
+    {
+        pool workers({.processes = 2, .start = start_method::fork});
+        const auto before = workers.worker_pids();
+        REQUIRE(before.size() == 2);
+        std::ifstream stat("/proc/" + std::to_string(before.front()) + "/stat");
+        std::string line;
+        std::getline(stat, line);
+        std::istringstream rest(line.substr(line.rfind(')') + 2));
+        char state = 0;
+        pid_t server = 0;
+        rest >> state >> server;
+        REQUIRE(server != ::getpid());
+        CHECK(workers.apply(square, 7) == 49);
+        REQUIRE(::kill(server, SIGSTOP) == 0);
+    }
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+    CHECK_NO_LEAKS(snapshot);
+}
+
 TEST_CASE("Pool.Initializer.runs once in each worker; a failing one stops the pool from starting") {
     for (const auto start : {start_method::fork, start_method::spawn}) {
         strata::test::leak_check snapshot;
