@@ -37,7 +37,7 @@ STRATA_FILTER(strata::filter_spec{
     .apply = [](const cv::Mat& input, cv::Mat& output, const strata::filter_args& args) {
         const cv::Rect r = rectangle(args);
         check_inside(r, input.cols, input.rows);
-        output = input(r).clone();
+        input(r).copyTo(output);
     },
 });
 

@@ -131,21 +131,21 @@ STRATA_FILTER(strata::filter_spec{
     },
     .apply = [](const cv::Mat& input, cv::Mat& output, const strata::filter_args& args) {
         const cv::Size size = resized(input.cols, input.rows, args);
+        const cv::Size box = final_size(input.cols, input.rows, args);
+        if (box == size) {  // nothing to crop: straight into the output
+            size == input.size() ? input.copyTo(output) : resample(input, output, size);
+            return;
+        }
         cv::Mat whole;
         if (size == input.size()) {
             whole = input;
         } else {
             resample(input, whole, size);
         }
-        const cv::Size box = final_size(input.cols, input.rows, args);
-        if (box == whole.size()) {
-            output = whole.data == input.data ? whole.clone() : whole;
-            return;
-        }
         const cv::Point corner = args.choice("crop") == "attention"
                                      ? attention(whole, box)
                                      : cv::Point((whole.cols - box.width) / 2, (whole.rows - box.height) / 2);
-        output = whole(cv::Rect(corner, box)).clone();
+        whole(cv::Rect(corner, box)).copyTo(output);
     },
     .check = [](const strata::filter_args& args) {
         const bool box = args.integer("width") > 0 || args.integer("height") > 0;

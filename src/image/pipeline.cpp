@@ -29,6 +29,18 @@ int cv_type(const image_layout& layout) {
     return CV_MAKETYPE(depth, layout.bands);
 }
 
+// The chain a worker was sent, parsed once for all the strips of an image
+// (and of the next images with the same chain), not once per strip.
+const filter_chain& parsed_in_worker(const std::string& text) {
+    static std::string last_text;
+    static filter_chain last = parse_chain("");
+    if (text != last_text) {
+        last = parse_chain(text);
+        last_text = text;
+    }
+    return last;
+}
+
 // A worker process keeps its strip memory for its next strip.
 detail::strip_scratch& worker_scratch() {
     cv::setNumThreads(1);  // the pool already keeps every core busy
@@ -40,7 +52,7 @@ detail::strip_scratch& worker_scratch() {
 STRATA_TASK(strata_run_strip, [](shared_buffer input_pixels, image_layout input_layout, shared_buffer output_pixels,
                                  image_layout output_layout, std::string chain_text, std::uint64_t first,
                                  std::uint64_t last, std::int32_t y0, std::int32_t y1) {
-    const filter_chain chain = parse_chain(chain_text);
+    const filter_chain& chain = parsed_in_worker(chain_text);
     detail::run_strip(chain, first, last, image(input_layout, std::move(input_pixels)),
                       image(output_layout, std::move(output_pixels)), y0, y1, worker_scratch());
 });
@@ -49,7 +61,7 @@ STRATA_TASK(strata_run_strip, [](shared_buffer input_pixels, image_layout input_
 STRATA_TASK(strata_run_ring_strip, [](shared_buffer input_rows, image_layout input_layout, shared_buffer output_rows,
                                       image_layout output_layout, std::string chain_text, std::int32_t y0,
                                       std::int32_t y1) {
-    const filter_chain chain = parse_chain(chain_text);
+    const filter_chain& chain = parsed_in_worker(chain_text);
     detail::run_ring_strip(chain, detail::received_ring(std::move(input_rows), input_layout),
                            detail::received_ring(std::move(output_rows), output_layout), y0, y1, worker_scratch());
 });
@@ -263,14 +275,15 @@ image detail::run_steps(const filter_chain& chain, std::size_t first, const imag
         if (is_geometry(chain.steps[i])) {
             // Geometry changes which input rows an output row needs: one
             // whole-image stage, on this process.
+            // The filter writes straight into the next image where it can.
             const auto& step = chain.steps[i];
-            cv::Mat result;
-            step.filter->apply(as_mat(current), result, step.args);
             image next(step.filter->output_layout(current.layout(), step.args));
+            cv::Mat result = as_mat(next);
+            step.filter->apply(as_mat(current), result, step.args);
             if (result.rows != next.height() || result.cols != next.width() || result.type() != cv_type(next.layout())) {
                 throw error(fmt::format("filter '{}' produced another size or type than it declared", step.filter->name));
             }
-            result.copyTo(as_mat(next));
+            if (result.data != as_mat(next).data) result.copyTo(as_mat(next));
             next.set_metadata(current.metadata());
             current = next;
             i = end;
