@@ -31,7 +31,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from driver import PHOTOS, fresh, make_photo, run_workload, timed, vips  # noqa: E402
+from driver import PHOTOS, fresh, make_photo, run_workload, timed, vips, write_report  # noqa: E402
 
 WALLPAPERS = "/usr/share/backgrounds/gnome"
 
@@ -165,12 +165,7 @@ def main():
     lines += ["", "## Against the bars", "", "| measure | value |", "|---|---|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in verdicts.items()]
     text = "\n".join(lines) + "\n"
-    os.makedirs(os.path.dirname(options.out) or ".", exist_ok=True)
-    with open(options.out + ".md", "w") as f:
-        f.write(text)
-    with open(options.out + ".json", "w") as f:
-        json.dump({"results": results, "quality": quality, "verdicts": verdicts}, f, indent=2)
-    print(text)
+    write_report(options.out, text, {"results": results, "quality": quality, "verdicts": verdicts})
 
 
 if __name__ == "__main__":

@@ -142,6 +142,16 @@ def python_has(module):
 
 # --- report -------------------------------------------------------------------
 
+def write_report(out, text, data):
+    """`text` to OUT.md and `data` to OUT.json (making the folder), and `text` to standard output."""
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    with open(out + ".md", "w") as f:
+        f.write(text)
+    with open(out + ".json", "w") as f:
+        json.dump(data, f, indent=2)
+    print(text)
+
+
 def workload_table(workload):
     reference = workload["reference"]
     base = workload["tools"][reference]["median_s"]

@@ -19,7 +19,6 @@ bundled photographs (bench/driver.py).
 """
 import argparse
 import datetime
-import json
 import os
 import statistics
 import subprocess
@@ -30,7 +29,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from driver import PHOTOS, fresh, make_inputs, vips  # noqa: E402
+from driver import PHOTOS, fresh, make_inputs, vips, write_report  # noqa: E402
 
 
 def process_tree(pid):
@@ -183,12 +182,7 @@ def main():
     lines += ["## Against the bars", "", "| measure | value |", "|---|---|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in verdicts.items()]
     text = "\n".join(lines) + "\n"
-    os.makedirs(os.path.dirname(options.out) or ".", exist_ok=True)
-    with open(options.out + ".md", "w") as f:
-        f.write(text)
-    with open(options.out + ".json", "w") as f:
-        json.dump({"results": results, "verdicts": verdicts}, f, indent=2)
-    print(text)
+    write_report(options.out, text, {"results": results, "verdicts": verdicts})
 
 
 if __name__ == "__main__":

@@ -118,14 +118,10 @@ public:
         return !abandoned_;
     }
 
-    /// The encoder has taken rows [top, bottom), in any order. Returns the
-    /// rows from the top taken before and after this call: [before, after)
-    /// is new, and no other call returns any of it.
-    std::pair<int, int> take(int top, int bottom) {
-        std::pair<int, int> prefix;
+    /// The encoder has taken rows [top, bottom), in any order.
+    void take(int top, int bottom) {
         {
             std::lock_guard lock(mutex_);
-            prefix.first = taken_from_top_;
             if (top <= taken_from_top_) {
                 taken_from_top_ = std::max(taken_from_top_, bottom);
             } else {
@@ -136,10 +132,8 @@ public:
                  piece = taken_apart_.erase(piece)) {
                 taken_from_top_ = std::max(taken_from_top_, piece->second);
             }
-            prefix.second = taken_from_top_;
         }
         changed_.notify_all();
-        return prefix;
     }
 
     /// Blocks until the encoder has taken every row above `rows`; false if
@@ -353,6 +347,44 @@ private:
     int released_rows_ = 0;  // input rows [0, released_rows_) are gone
 };
 
+// Decodes strip after strip, `decode(strip)` reading the rows it needs
+// (false: stop), and starts each on `runner`, while `encode`, if given, runs
+// on a thread of its own; notes in `done` when the last row was decoded and
+// the last strip filtered. Throws the first failure: the decoder's or a
+// strip's, else the encoder's.
+void decode_filter_encode(strip_gate& gate, strip_runner& runner, int strips, const std::function<bool(int)>& decode,
+                          const std::function<void()>& encode, conversion& done, clock_type::time_point start) {
+    std::exception_ptr encode_failure;
+    std::thread encoder;
+    if (encode) {
+        encoder = std::thread([&] {
+            try {
+                encode();
+            } catch (...) {
+                encode_failure = std::current_exception();
+                gate.abandon();  // nothing more to decode for
+            }
+        });
+    }
+    std::exception_ptr failure;
+    try {
+        for (int strip = 0; strip < strips && !gate.abandoned(); ++strip) {
+            if (!decode(strip)) break;
+            runner.start(strip);
+        }
+    } catch (...) {
+        failure = std::current_exception();
+        gate.abandon();
+    }
+    done.decoded = seconds_since(start);
+    if (auto strip_failure = runner.finish(); !failure) failure = strip_failure;
+    done.filtered = seconds_since(start);
+    if (failure) gate.abandon();
+    if (encoder.joinable()) encoder.join();
+    if (failure) std::rethrow_exception(failure);
+    if (encode_failure) std::rethrow_exception(encode_failure);
+}
+
 // The chain on each of `pages` pages held one above another in `roll`, each
 // page alone (no filter reads across a page's edge); the results one above
 // another in the same order.
@@ -439,6 +471,19 @@ conversion convert_streamed(detail::image_reader& reader, const std::filesystem:
     const detail::row_ring in_ring = detail::reuse_ring(layout, std::min(layout.height, (ahead + 1) * strip_rows + 2 * halo));
     const detail::row_ring out_ring = detail::reuse_ring(out_layout, std::min(layout.height, (ahead + 1) * strip_rows));
     reader.read_into(in_ring);
+    // The rings go back for the next image of this size (their pages stay
+    // faulted in), whether this one succeeded or not, once no strip uses them.
+    struct rings_back {
+        const detail::row_ring& input;
+        const detail::row_ring& output;
+        ~rings_back() {
+            try {
+                detail::give_back(input);
+                detail::give_back(output);
+            } catch (...) {
+            }
+        }
+    } at_end{in_ring, out_ring};
 
     strip_gate gate(plan);
     strip_runner runner(
@@ -447,55 +492,35 @@ conversion convert_streamed(detail::image_reader& reader, const std::filesystem:
              detail::run_ring_strip(chain, in_ring, out_ring, top, bottom, scratch);
          }},
         nullptr, halo, plan, gate, workers, detail::worker_count(planning));
-    const auto& metadata = reader.metadata();
-    std::exception_ptr encode_failure;
-    std::thread encoder([&] {
-        try {
-            // Rows asked for again once taken may have been written over:
-            // refused (no saver that streams asks twice).
-            detail::write_rows_when_ready(
-                out_layout, metadata,
-                {[&](int top, int bottom) { return top >= gate.taken_from_top() && gate.wait_rows(top, bottom); },
-                 [&](int y) -> const std::byte* { return out_ring.row(y); },
-                 [&](int top, int bottom) { gate.take(top, bottom); }},
-                output, writing);
-        } catch (...) {
-            encode_failure = std::current_exception();
-            gate.abandon();  // nothing more to decode for
-        }
-    });
     conversion done;
-    std::exception_ptr failure;
-    try {
-        for (int strip = 0; strip < plan.count && !gate.abandoned(); ++strip) {
+    decode_filter_encode(
+        gate, runner, plan.count,
+        [&](int strip) {
             // The rows decoded next go over rows of the input ring that no
-            // running strip may still read; the strip's output goes over rows
-            // of the output ring the encoder must have taken.
+            // running strip may still read; the strip's output goes over
+            // rows of the output ring the encoder must have taken.
             const int needed = std::min(layout.height, plan.bottom(strip) + halo);
             // Strips on TBB threads may have no thread but this one to run
             // them (a one-core machine): run what was started before waiting.
             if (!gate.room(needed - in_ring.rows(), halo, strip, plan.bottom(strip) - out_ring.rows())) runner.help();
             if (!gate.wait_unread(needed - in_ring.rows(), halo, strip) ||
                 !gate.wait_taken(plan.bottom(strip) - out_ring.rows())) {
-                break;
+                return false;
             }
             reader.read_until(needed);
-            runner.start(strip);
-        }
-    } catch (...) {
-        failure = std::current_exception();
-        gate.abandon();
-    }
-    done.decoded = seconds_since(start);
-    if (auto strip_failure = runner.finish(); !failure) failure = strip_failure;
-    done.filtered = seconds_since(start);
-    if (failure) gate.abandon();
-    encoder.join();
-    // For the next image of this size: its pages stay faulted in.
-    detail::give_back(in_ring);
-    detail::give_back(out_ring);
-    if (failure) std::rethrow_exception(failure);
-    if (encode_failure) std::rethrow_exception(encode_failure);
+            return true;
+        },
+        [&] {
+            // Rows asked for again once taken may have been written over:
+            // refused (no saver that streams asks twice).
+            detail::write_rows_when_ready(
+                out_layout, reader.metadata(),
+                {[&](int top, int bottom) { return top >= gate.taken_from_top() && gate.wait_rows(top, bottom); },
+                 [&](int y) -> const std::byte* { return out_ring.row(y); },
+                 [&](int top, int bottom) { gate.take(top, bottom); }},
+                output, writing);
+        },
+        done, start);
     done.streamed = true;
     done.layout = out_layout;
     note_source(done, reader.metadata(), input, output.name);
@@ -558,38 +583,19 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
                         options.where == backend::processes ? workers : nullptr, detail::worker_count(options));
 
     // With a single stage, the encoder runs beside the decoder and the strips.
-    std::exception_ptr encode_failure;
-    std::thread encoder;
-    if (one_stage) {
-        encoder = std::thread([&] {
-            try {
-                detail::write_image_when_ready(stage_output, output, writing,
-                                               [&](int top, int bottom) { return gate.wait_rows(top, bottom); });
-            } catch (...) {
-                encode_failure = std::current_exception();
-                gate.abandon();  // nothing more to decode for
-            }
-        });
-    }
     conversion done;
-    std::exception_ptr failure;
-    try {
-        for (int strip = 0; strip < plan.count && !gate.abandoned(); ++strip) {
+    decode_filter_encode(
+        gate, runner, plan.count,
+        [&](int strip) {
             reader.read_until(plan.bottom(strip) + halo);
-            runner.start(strip);
-        }
-    } catch (...) {
-        failure = std::current_exception();
-        gate.abandon();
-    }
-    done.decoded = seconds_since(start);
-    if (auto strip_failure = runner.finish(); !failure) failure = strip_failure;
-    done.filtered = seconds_since(start);
-    if (failure) gate.abandon();
-    if (encoder.joinable()) encoder.join();
-    if (failure) std::rethrow_exception(failure);
-    if (encode_failure) std::rethrow_exception(encode_failure);
-
+            return true;
+        },
+        one_stage ? std::function<void()>([&] {
+            detail::write_image_when_ready(stage_output, output, writing,
+                                           [&](int top, int bottom) { return gate.wait_rows(top, bottom); });
+        })
+                  : std::function<void()>(),
+        done, start);
     if (one_stage) {
         done.layout = stage_output.layout();
         note_source(done, stage_output.metadata(), input, output.name);

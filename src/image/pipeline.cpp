@@ -83,12 +83,13 @@ cv::Mat standalone_rows(const cv::Mat& source, int top, int rows) {
     return cv::Mat(rows, source.cols, source.type(), const_cast<uchar*>(source.ptr(top)), source.step);
 }
 
-// Rows [y0, y1) of the result of steps [first, last) on an image `height`
-// rows high, of which `input` holds rows [input_top, input_top +
-// input.rows), at least those the steps read; as a view into `scratch`,
-// into `input` itself, or into a matrix it keeps alive.
-cv::Mat filter_rows(const filter_chain& chain, std::size_t first, std::size_t last, const cv::Mat& input, int input_top,
-                    int height, int y0, int y1, detail::strip_scratch* scratch) {
+// Rows [y0, y1) of the result of steps [first, last) on an image of
+// `whole`, of which `input` holds rows [input_top, input_top + input.rows),
+// at least those the steps read; as a view into `scratch`, into `input`
+// itself, or into a matrix it keeps alive.
+cv::Mat filter_rows(const filter_chain& chain, std::size_t first, std::size_t last, const image_layout& whole,
+                    const cv::Mat& input, int input_top, int y0, int y1, detail::strip_scratch* scratch) {
+    const int height = whole.height;
     if (first >= last || last > chain.steps.size() || y0 < 0 || y1 > height || y0 >= y1) {
         throw usage_error("run_strip: steps or rows outside the chain or image");
     }
@@ -100,9 +101,7 @@ cv::Mat filter_rows(const filter_chain& chain, std::size_t first, std::size_t la
     // step reads its band where the step before left it and writes into the
     // scratch block that band is not in.
     cv::Mat current = input;
-    image_layout layout{input.cols, height, input.channels(), input.depth() == CV_8U    ? sample_type::u8
-                                                              : input.depth() == CV_16U ? sample_type::u16
-                                                                                        : sample_type::f32};
+    image_layout layout = whole;
     int current_top = input_top;
     int current_block = -1;  // the scratch block `current` is in, -1 for none
     for (std::size_t i = first; i < last; ++i) {
@@ -164,7 +163,7 @@ cv::Mat strip_scratch::matrix(int which, int rows, int cols, int type) {
 void run_strip(const filter_chain& chain, std::size_t first, std::size_t last, const image& input,
                const image& output, int y0, int y1, strip_scratch& scratch) {
     if (output.height() != input.height()) throw usage_error("run_strip: the output has another height than the input");
-    store_rows(chain, filter_rows(chain, first, last, as_mat(input), 0, input.height(), y0, y1, &scratch),
+    store_rows(chain, filter_rows(chain, first, last, input.layout(), as_mat(input), 0, y0, y1, &scratch),
                as_mat(output).rowRange(y0, y1));
 }
 
@@ -179,7 +178,7 @@ void run_ring_strip(const filter_chain& chain, const row_ring& input, const row_
         throw usage_error("run_ring_strip: rows outside the image or more than a ring holds");
     }
     const cv::Mat rows(bottom - top, input.layout().width, cv_type(input.layout()), input.row(top));
-    store_rows(chain, filter_rows(chain, 0, chain.steps.size(), rows, top, height, y0, y1, &scratch),
+    store_rows(chain, filter_rows(chain, 0, chain.steps.size(), input.layout(), rows, top, y0, y1, &scratch),
                cv::Mat(y1 - y0, output.layout().width, cv_type(output.layout()), output.row(y0)));
 }
 
@@ -302,8 +301,8 @@ image detail::run_steps(const filter_chain& chain, std::size_t first, const imag
             std::deque<std::pair<int, cv::Mat>> held;  // first row, rows
             for (int s = 0; s < strips.count; ++s) {
                 const int next_reads_from = s + 1 < strips.count ? strips.top(s + 1) - halo : height;
-                held.emplace_back(strips.top(s), filter_rows(chain, i, end, as_mat(current), 0, height, strips.top(s),
-                                                             strips.bottom(s), nullptr));
+                held.emplace_back(strips.top(s), filter_rows(chain, i, end, current.layout(), as_mat(current), 0,
+                                                             strips.top(s), strips.bottom(s), nullptr));
                 while (!held.empty() && held.front().first + held.front().second.rows <= next_reads_from) {
                     const auto& [top, rows] = held.front();
                     store_rows(chain, rows, as_mat(current).rowRange(top, top + rows.rows));

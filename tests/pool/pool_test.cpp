@@ -68,6 +68,18 @@ Exception failure_of(const Future& f) {
     throw std::logic_error("unreachable");
 }
 
+// The pool's fork server: the parent of its workers.
+pid_t fork_server_of(const std::vector<pid_t>& workers) {
+    std::ifstream stat("/proc/" + std::to_string(workers.front()) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    char state = 0;
+    pid_t parent = 0;
+    rest >> state >> parent;
+    return parent;
+}
+
 }  // namespace
 
 TEST_CASE("Pool.Submit.returns each task's result") {
@@ -366,17 +378,7 @@ TEST_CASE("Pool.ForkServer.killed: its workers' tasks fail with worker_lost, spa
         pool workers({.processes = 2, .initializer = "set_initialised", .start = start_method::fork});
         const auto before = workers.worker_pids();
         REQUIRE(before.size() == 2);
-        // The fork server is the workers' parent.
-        const pid_t server = [&] {
-            std::ifstream stat("/proc/" + std::to_string(before.front()) + "/stat");
-            std::string line;
-            std::getline(stat, line);
-            std::istringstream rest(line.substr(line.rfind(')') + 2));
-            char state = 0;
-            pid_t parent = 0;
-            rest >> state >> parent;
-            return parent;
-        }();
+        const pid_t server = fork_server_of(before);
         REQUIRE(server != ::getpid());
         auto slow = workers.submit(sleep_ms, 5'000);
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -403,13 +405,7 @@ TEST_CASE("Pool.ForkServer.stopped: the pool still ends, the server killed after
         pool workers({.processes = 2, .start = start_method::fork});
         const auto before = workers.worker_pids();
         REQUIRE(before.size() == 2);
-        std::ifstream stat("/proc/" + std::to_string(before.front()) + "/stat");
-        std::string line;
-        std::getline(stat, line);
-        std::istringstream rest(line.substr(line.rfind(')') + 2));
-        char state = 0;
-        pid_t server = 0;
-        rest >> state >> server;
+        const pid_t server = fork_server_of(before);
         REQUIRE(server != ::getpid());
         CHECK(workers.apply(square, 7) == 49);
         REQUIRE(::kill(server, SIGSTOP) == 0);
