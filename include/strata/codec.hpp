@@ -26,13 +26,6 @@
 
 namespace strata {
 
-/// A message from another process did not decode (truncated, or not what
-/// the receiver expected). The sender is buggy or not a strata peer.
-class STRATA_API protocol_error : public error {
-public:
-    using error::error;
-};
-
 /// Appends encoded values to a byte buffer, collecting the file descriptors
 /// (shared buffers, pipe ends) that travel beside the bytes.
 class STRATA_API writer {

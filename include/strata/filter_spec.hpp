@@ -99,19 +99,4 @@ STRATA_API const filter_spec* find_filter(std::string_view name);
 /// All filters, sorted by name.
 STRATA_API std::vector<const filter_spec*> all_filters();
 
-/// A wrong filter chain: what() names the problem and shows where it is.
-class STRATA_API chain_error : public error {
-public:
-    chain_error(std::string message, std::string chain, std::size_t position);
-    /// The message without the excerpt.
-    const std::string& message() const noexcept { return message_; }
-    const std::string& chain() const noexcept { return chain_; }
-    /// Offset of the offending part in the chain text.
-    std::size_t position() const noexcept { return position_; }
-
-private:
-    std::string message_, chain_;
-    std::size_t position_;
-};
-
 }  // namespace strata

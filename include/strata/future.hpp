@@ -1,141 +1,56 @@
-// future<T>: the result of a task that runs in a worker process, and the
-// free functions that wait on several (as_completed, wait).
+// future<T>: the result of a task that runs in a worker process; what runs
+// when it finishes (on_done); and waiting on several (completion_queue,
+// as_completed, wait).
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <cstdint>
-#include <exception>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "strata/codec.hpp"
+#include "strata/detail/future_state.hpp"
 #include "strata/error.hpp"
 #include "strata/export.hpp"
 
 namespace strata {
 
-/// A task raised an exception in its worker. The pool goes on.
-class STRATA_API remote_error : public error {
+/// Keeps a callback given to future::on_done registered. Destroying the hook
+/// (or reset()) withdraws the callback: it never runs afterwards, and if it
+/// is running on another thread, the hook waits for it to return. So a
+/// callback never outlives what it captures as long as the hook is declared
+/// after (destroyed before) those objects. Move-only.
+class completion_hook {
 public:
-    remote_error(std::string task, int pid, std::string type, std::string message);
-    const std::string& task_name() const noexcept { return task_; }
-    int worker_pid() const noexcept { return pid_; }
-    /// The exception's type, e.g. "std::invalid_argument".
-    const std::string& type_name() const noexcept { return type_; }
-    /// The exception's what().
-    const std::string& message() const noexcept { return message_; }
-
-private:
-    std::string task_, type_, message_;
-    int pid_;
-};
-
-/// The worker running the task died (signal, abort, _exit, OOM kill). Only
-/// that task fails; the pool replaces the worker.
-class STRATA_API worker_lost : public error {
-public:
-    worker_lost(std::string task, int pid, std::string how);
-    const std::string& task_name() const noexcept { return task_; }
-    int worker_pid() const noexcept { return pid_; }
-    /// "killed by signal 9 (Killed)" or "exited with code 3".
-    const std::string& how() const noexcept { return how_; }
-
-private:
-    std::string task_, how_;
-    int pid_;
-};
-
-/// The task ran longer than its timeout; its worker was killed and replaced.
-class STRATA_API task_timeout : public error {
-public:
-    task_timeout(std::string task, int pid, std::chrono::milliseconds limit);
-    const std::string& task_name() const noexcept { return task_; }
-    int worker_pid() const noexcept { return pid_; }
-    std::chrono::milliseconds limit() const noexcept { return limit_; }
-
-private:
-    std::string task_;
-    int pid_;
-    std::chrono::milliseconds limit_;
-};
-
-/// A worker could not be started (fork/exec failed, its initializer threw,
-/// it never answered).
-class STRATA_API start_error : public error {
-public:
-    using error::error;
-};
-
-namespace detail {
-
-enum class task_status { pending, running, succeeded, failed, cancelled };
-
-/// Shared between a future and the pool: where the outcome lands.
-struct STRATA_API future_state {
-    std::mutex mutex;
-    std::condition_variable changed;
-    task_status status = task_status::pending;
-    std::string task_name;
-    int worker_pid = 0;
-    std::uint64_t result_tag = 0;
-    std::vector<std::byte> result;  ///< encoded result (small ones)
-    shared_buffer result_mapping;   ///< encoded result (large ones, in their memfd)
-    std::size_t result_size = 0;    ///< bytes of the result in result_mapping
-    std::vector<int> fds;           ///< descriptors that came with the result
-    std::exception_ptr failure;
-
-    /// Pieces of a composite result (map_async): concatenated in order.
-    bool composite = false;
-    std::vector<std::shared_ptr<future_state>> parts;
-    std::size_t parts_left = 0;
-    std::weak_ptr<future_state> whole;  ///< the composite this is a part of
-
-    /// Cancels while pending; set by the pool. Returns true if cancelled.
-    std::function<bool()> cancel_hook;
-    /// Called (outside the lock) whenever this state finishes.
-    std::vector<std::function<void()>> on_finish;
-
-    future_state() = default;
-    future_state(const future_state&) = delete;
-    future_state& operator=(const future_state&) = delete;
-    ~future_state();
-
-    bool finished_locked() const noexcept {
-        return status == task_status::succeeded || status == task_status::failed || status == task_status::cancelled;
+    completion_hook() = default;
+    explicit completion_hook(std::shared_ptr<detail::completion_callback> callback) : callback_(std::move(callback)) {}
+    completion_hook(completion_hook&&) noexcept = default;
+    completion_hook& operator=(completion_hook&& other) noexcept {
+        if (this != &other) {
+            reset();
+            callback_ = std::move(other.callback_);
+        }
+        return *this;
     }
-    bool finished();
-    void wait();
-    bool wait_until(std::chrono::steady_clock::time_point deadline);
-    /// Records the outcome, wakes waiters and runs on_finish callbacks.
-    void finish(task_status outcome, std::exception_ptr error, std::vector<std::byte> bytes = {},
-                std::vector<int> result_fds = {}, std::uint64_t tag = 0);
-    /// Registers a callback for when this finishes; runs it at once if it has.
-    void when_finished(std::function<void()> callback);
-    /// Runs the pool's cancel hook (outside the lock); true if it cancelled.
-    bool cancel();
-    /// Throws what a get() must throw for a failed or cancelled state.
-    void rethrow_if_unsuccessful();
-    /// Makes a composite that finishes when every part has, failing with the
-    /// first failed part in order.
-    static std::shared_ptr<future_state> combine(std::string task, std::vector<std::shared_ptr<future_state>> parts);
+    completion_hook(const completion_hook&) = delete;
+    completion_hook& operator=(const completion_hook&) = delete;
+    ~completion_hook() { reset(); }
+
+    /// Withdraws the callback (waits for a run under way on another thread).
+    void reset() noexcept {
+        if (callback_) callback_->dismiss();
+        callback_.reset();
+    }
+
+private:
+    std::shared_ptr<detail::completion_callback> callback_;
 };
-
-/// Duplicates descriptors (close-on-exec); throws std::system_error.
-STRATA_API std::vector<int> duplicate_fds(const std::vector<int>& fds);
-/// Closes every descriptor that is not -1 and sets it to -1.
-STRATA_API void close_fds(std::vector<int>& fds) noexcept;
-
-template <class T>
-struct is_vector : std::false_type {};
-template <class T, class A>
-struct is_vector<std::vector<T, A>> : std::true_type {};
-
-}  // namespace detail
 
 /// The outcome of one submitted task. Copies refer to the same task.
 /// Thread-safe: several threads may wait on copies of one future.
@@ -193,6 +108,12 @@ public:
         std::lock_guard lock(state_->mutex);
         return state_->status == detail::task_status::cancelled;
     }
+    /// True after the task succeeded (get() returns its result).
+    bool succeeded() const {
+        check_valid();
+        std::lock_guard lock(state_->mutex);
+        return state_->status == detail::task_status::succeeded;
+    }
     /// True after the task failed (get() would throw something other than usage_error).
     bool failed() const {
         check_valid();
@@ -200,6 +121,34 @@ public:
         return state_->status == detail::task_status::failed;
     }
     bool valid() const noexcept { return state_ != nullptr; }
+
+    /// Calls `callback(future)` (or `callback()`) once the task has finished
+    /// (succeeded, failed or cancelled): on the pool's thread as it
+    /// finishes, or here and now if it has. The callback must be quick and
+    /// should not throw (what it throws is reported on stderr and dropped).
+    /// It stays registered while the returned hook lives:
+    ///
+    ///     std::atomic<int> done = 0;
+    ///     strata::completion_hook hook = f.on_done([&] { ++done; });  // after `done`
+    template <class Callback>
+        requires std::is_invocable_v<Callback&, const future&> || std::is_invocable_v<Callback&>
+    [[nodiscard]] completion_hook on_done(Callback callback) const {
+        check_valid();
+        std::weak_ptr<detail::future_state> weak = state_;
+        auto registered = std::make_shared<detail::completion_callback>([weak, call = std::move(callback)]() mutable {
+            auto state = weak.lock();
+            if (!state) return;
+            if constexpr (std::is_invocable_v<Callback&, const future&>) {
+                call(future(std::move(state)));
+            } else {
+                call();
+            }
+        });
+        state_->when_finished([registered] { registered->run(); });
+        return completion_hook(std::move(registered));
+    }
+
+    /// The engine's view of this task (for strata's own wait functions).
     const std::shared_ptr<detail::future_state>& state() const noexcept { return state_; }
 
 private:
@@ -248,6 +197,7 @@ STRATA_API std::vector<std::size_t> completion_order(const std::vector<std::shar
                                                      std::function<bool(std::size_t)> visit);
 }  // namespace detail
 
+
 /// Waits until `condition` holds for `futures` or `timeout` passes, like
 /// Python's concurrent.futures.wait. Never throws a task's failure.
 template <class T>
@@ -262,6 +212,43 @@ wait_result wait(const std::vector<future<T>>& futures, return_when condition = 
                               : now + timeout;
     return detail::wait_states(states, condition, deadline);
 }
+
+/// Futures in the order they finish, for a set that grows while you wait
+/// (Java's CompletionService, Python's as_completed over a growing set):
+/// add() each future as it is submitted, next() gives the position of the
+/// next one to finish. Not thread-safe; one thread adds and takes.
+///
+///     strata::completion_queue<int> done;
+///     done.add(pool.submit(square, 3));
+///     while (done.pending() > 0) use(done[done.next()].get());
+template <class T>
+class completion_queue {
+public:
+    /// Watches `f`; returns its position (0 for the first added, and so on).
+    std::size_t add(future<T> f) {
+        if (!f.valid()) throw usage_error("this future refers to no task");
+        futures_.push_back(std::move(f));
+        return list_.add(futures_.back().state());
+    }
+    /// Waits for the next future to finish that next() has not returned yet,
+    /// and returns its position. usage_error when none is pending.
+    std::size_t next() { return *list_.next(); }
+    /// Like next(), waiting at most `timeout`; nullopt if none finished.
+    template <class Rep, class Period>
+    std::optional<std::size_t> next_for(std::chrono::duration<Rep, Period> timeout) {
+        return list_.next(std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout));
+    }
+    future<T>& operator[](std::size_t position) { return futures_.at(position); }
+    /// Futures added so far.
+    std::size_t size() const noexcept { return futures_.size(); }
+    /// Added and not yet returned by next().
+    std::size_t pending() const noexcept { return list_.pending(); }
+
+private:
+    std::vector<future<T>> futures_;
+    detail::completion_list list_;
+};
 
 /// The futures in the order they finish: calls visit(future) for each as it
 /// finishes; stop early by returning false.

@@ -13,24 +13,10 @@
 #include "strata/codec.hpp"
 #include "strata/error.hpp"
 #include "strata/export.hpp"
-#include "strata/future.hpp"
-#include "strata/pool.hpp"
+#include "strata/start_method.hpp"
 #include "strata/task.hpp"
 
 namespace strata {
-
-/// The other side of a pipe or queue is gone (or the queue was closed) and
-/// nothing is left to read; or a write found no reader.
-class STRATA_API channel_closed : public error {
-public:
-    using error::error;
-};
-
-/// Nothing arrived before the timeout.
-class STRATA_API channel_timeout : public error {
-public:
-    using error::error;
-};
 
 namespace detail {
 /// Low-level send / receive of one encoded value on a SEQPACKET socket.

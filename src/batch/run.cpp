@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <limits>
 #include <memory>
 #include <new>
@@ -234,66 +233,42 @@ bool try_again(batch_item& item, unsigned& tries_left) {
 // has little to cancel and the report follows the work closely.
 void run_files_on_pool(batch_run& run, const std::vector<std::size_t>& todo, pool& workers,
                        const std::function<void(const batch_item&)>& on_done) {
-    // What the futures' callbacks touch. They run on the pool's thread, and
-    // may run after this function has returned: they own what they use.
-    struct arrivals {
-        std::mutex mutex;
-        std::condition_variable finished;
-        std::deque<std::size_t> ready;  // positions in `running`
-    };
-    const auto arrived = std::make_shared<arrivals>();
     struct in_flight {
         std::size_t item;
-        future<converted> result;
         unsigned tries_left;
     };
-    std::vector<in_flight> running;
+    completion_queue<converted> results;  // in the order they finish
+    std::vector<in_flight> running;       // by position in `results`
     running.reserve(todo.size());
     const std::size_t window = 2 * static_cast<std::size_t>(workers.size());
     std::size_t next = 0;
-    std::size_t outstanding = 0;
     const auto finish = [&](std::size_t index) {
         if (on_done) on_done(run.plan.items[index]);
     };
     // Submits item `index`; false (and the item failed) if it could not be.
     const auto submit = [&](std::size_t index, unsigned tries_left) {
         auto& item = run.plan.items[index];
-        future<converted> result;
         try {
-            result = workers.submit(strata_convert_file, item.input, run.tree.place(run.relative[index]),
-                                    run.plan.chain.text, run.writing, run.options.loading);
+            results.add(workers.submit(strata_convert_file, item.input, run.tree.place(run.relative[index]),
+                                       run.plan.chain.text, run.writing, run.options.loading));
         } catch (const std::exception& e) {
             // A folder that is a link, or a pool that can start no worker.
             item.status = item_status::failed;
             item.note = detail::with_resource_hint(reason_of(e.what(), item));
             return false;
         }
-        running.push_back({index, std::move(result), tries_left});
-        const std::size_t position = running.size() - 1;
-        ++outstanding;
-        running.back().result.state()->when_finished([arrived, position] {
-            std::lock_guard lock(arrived->mutex);
-            arrived->ready.push_back(position);
-            arrived->finished.notify_one();
-        });
+        running.push_back({index, tries_left});
         return true;
     };
-    while (next < todo.size() || outstanding > 0) {
-        while (next < todo.size() && outstanding < window && !run.stopped()) {
+    while (next < todo.size() || results.pending() > 0) {
+        while (next < todo.size() && results.pending() < window && !run.stopped()) {
             const std::size_t index = todo[next++];
             if (!submit(index, run.options.retries)) finish(index);
         }
-        if (outstanding == 0) break;  // stopped before submitting the rest, or nothing could be
-        std::size_t position = 0;
-        {
-            std::unique_lock lock(arrived->mutex);
-            arrived->finished.wait(lock, [&] { return !arrived->ready.empty(); });
-            position = arrived->ready.front();
-            arrived->ready.pop_front();
-        }
-        --outstanding;
+        if (results.pending() == 0) break;  // stopped before submitting the rest, or nothing could be
+        const std::size_t position = results.next();
         const std::size_t index = running[position].item;
-        const bool lost = attempt(run, index, [&] { return running[position].result.get(); });
+        const bool lost = attempt(run, index, [&] { return results[position].get(); });
         if (lost && !run.stopped() && try_again(run.plan.items[index], running[position].tries_left)) {
             if (submit(index, running[position].tries_left)) continue;
         }

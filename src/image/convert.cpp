@@ -231,8 +231,7 @@ public:
             arena_.execute([&] { threads_.wait(); });
         } catch (...) {
         }
-        std::unique_lock lock(mutex_);
-        callbacks_done_.wait(lock, [&] { return callbacks_left_ == 0; });
+        for (auto& done : running_) done.wait();  // no worker writes into the rings after this
     }
 
     void start(int strip) {
@@ -240,34 +239,20 @@ public:
         const int bottom = plan_.bottom(strip);
         if (workers_ != nullptr) {
             future<void> done = work_.submit(*workers_, top, bottom);
-            detail::future_state* state = done.state().get();  // alive while it runs its callbacks
-            {
-                std::lock_guard lock(mutex_);
-                ++callbacks_left_;
-            }
-            try {
-                // Runs on the pool's dispatcher thread, after waiters on the
-                // future have been woken: finish() waits for it separately.
-                done.state()->when_finished([this, state, strip] {
-                    try {
-                        bool succeeded = false;
-                        {
-                            std::lock_guard lock(state->mutex);
-                            succeeded = state->status == detail::task_status::succeeded;
-                        }
-                        succeeded ? finished(strip) : gate_.abandon();
-                    } catch (...) {
-                        gate_.abandon();  // nothing may escape into the pool
-                    }
-                    std::lock_guard lock(mutex_);  // the last use of this runner
-                    --callbacks_left_;
-                    callbacks_done_.notify_all();
-                });
-            } catch (...) {
-                std::lock_guard lock(mutex_);
-                --callbacks_left_;
-                throw;
-            }
+            // Runs on the pool's thread, after waiters on the future have
+            // been woken: finish() waits for it separately.
+            hooks_.push_back(done.on_done([this, strip](const future<void>& strip_done) {
+                try {
+                    strip_done.succeeded() ? finished(strip) : gate_.abandon();
+                } catch (...) {
+                    gate_.abandon();  // nothing may escape into the pool
+                }
+                {
+                    std::lock_guard lock(mutex_);
+                    ++callbacks_run_;
+                }
+                callbacks_ran_.notify_all();
+            }));
             running_.push_back(std::move(done));
             return;
         }
@@ -299,7 +284,7 @@ public:
         for (auto& done : running_) done.wait();
         {
             std::unique_lock lock(mutex_);
-            callbacks_done_.wait(lock, [&] { return callbacks_left_ == 0; });
+            callbacks_ran_.wait(lock, [&] { return callbacks_run_ == running_.size(); });
         }
         for (auto& done : running_) {
             try {
@@ -341,10 +326,11 @@ private:
     tbb::enumerable_thread_specific<detail::strip_scratch> scratch_;
     int halo_;
     std::mutex mutex_;
-    std::condition_variable callbacks_done_;
-    int callbacks_left_ = 0;  // registered on futures, not yet run to the end
+    std::condition_variable callbacks_ran_;
+    std::size_t callbacks_run_ = 0;  // of the strips in running_, to their end
     std::exception_ptr thread_failure_;
     int released_rows_ = 0;  // input rows [0, released_rows_) are gone
+    std::vector<completion_hook> hooks_;  // last: gone before anything their callbacks use
 };
 
 // Decodes strip after strip, `decode(strip)` reading the rows it needs

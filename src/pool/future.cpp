@@ -1,11 +1,13 @@
-// future_state: where a task's outcome lands; the pool errors; wait / as_completed.
+// future_state: where a task's outcome lands; completion callbacks and lists; wait / as_completed.
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <deque>
+#include <exception>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -13,25 +15,6 @@
 #include "strata/future.hpp"
 
 namespace strata {
-
-remote_error::remote_error(std::string task, int pid, std::string type, std::string message)
-    : error(fmt::format("task '{}' raised {} in worker {}: {}", task, type, pid, message)),
-      task_(std::move(task)),
-      type_(std::move(type)),
-      message_(std::move(message)),
-      pid_(pid) {}
-
-worker_lost::worker_lost(std::string task, int pid, std::string how)
-    : error(fmt::format("task '{}' lost its worker {}, which {}", task, pid, how)),
-      task_(std::move(task)),
-      how_(std::move(how)),
-      pid_(pid) {}
-
-task_timeout::task_timeout(std::string task, int pid, std::chrono::milliseconds limit)
-    : error(fmt::format("task '{}' ran over its timeout of {} ms; worker {} was killed", task, limit.count(), pid)),
-      task_(std::move(task)),
-      pid_(pid),
-      limit_(limit) {}
 
 namespace detail {
 
@@ -168,67 +151,101 @@ std::shared_ptr<future_state> future_state::combine(std::string task, std::vecto
     return whole;
 }
 
-namespace {
+void completion_callback::run() noexcept {
+    std::function<void()> callback;
+    {
+        std::lock_guard lock(mutex_);
+        if (dismissed_ || !callback_) return;
+        callback.swap(callback_);
+        runner_ = std::this_thread::get_id();
+    }
+    try {
+        callback();
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "strata: a completion callback threw (dropped): {}\n", e.what());
+    } catch (...) {
+        fmt::print(stderr, "strata: a completion callback threw (dropped)\n");
+    }
+    callback = nullptr;  // what it captured goes before a dismissal returns
+    {
+        std::lock_guard lock(mutex_);
+        runner_.reset();
+    }
+    returned_.notify_all();
+}
 
-// Collects finish notifications from many states into one queue.
-struct completion_queue {
+void completion_callback::dismiss() noexcept {
+    std::unique_lock lock(mutex_);
+    dismissed_ = true;
+    callback_ = nullptr;
+    // A callback that dismisses its own hook must not wait for itself.
+    returned_.wait(lock, [&] { return !runner_ || *runner_ == std::this_thread::get_id(); });
+}
+
+struct completion_list::arrivals {
     std::mutex mutex;
     std::condition_variable changed;
     std::deque<std::size_t> finished;
+    std::size_t count = 0;
 };
 
-std::shared_ptr<completion_queue> watch(const std::vector<std::shared_ptr<future_state>>& states) {
-    auto queue = std::make_shared<completion_queue>();
-    for (std::size_t i = 0; i < states.size(); ++i) {
-        states[i]->when_finished([queue, i] {
-            std::lock_guard lock(queue->mutex);
-            queue->finished.push_back(i);
-            queue->changed.notify_all();
-        });
-    }
-    return queue;
+completion_list::completion_list() : arrivals_(std::make_shared<arrivals>()) {}
+
+std::size_t completion_list::add(const std::shared_ptr<future_state>& state) {
+    const std::size_t position = added_;
+    state->when_finished([queue = arrivals_, position] {
+        std::lock_guard lock(queue->mutex);
+        queue->finished.push_back(position);
+        ++queue->count;
+        queue->changed.notify_all();
+    });
+    ++added_;
+    return position;
 }
 
-}  // namespace
+std::optional<std::size_t> completion_list::next(std::chrono::steady_clock::time_point deadline) {
+    if (pending() == 0) throw usage_error("every future added has already been returned");
+    std::unique_lock lock(arrivals_->mutex);
+    const auto arrived = [&] { return !arrivals_->finished.empty(); };
+    if (deadline == std::chrono::steady_clock::time_point::max()) {
+        arrivals_->changed.wait(lock, arrived);
+    } else if (!arrivals_->changed.wait_until(lock, deadline, arrived)) {
+        return std::nullopt;
+    }
+    const std::size_t position = arrivals_->finished.front();
+    arrivals_->finished.pop_front();
+    ++returned_;
+    return position;
+}
+
+std::size_t completion_list::finished() const {
+    std::lock_guard lock(arrivals_->mutex);
+    return arrivals_->count;
+}
 
 std::vector<std::size_t> completion_order(const std::vector<std::shared_ptr<future_state>>& states,
                                           std::function<bool(std::size_t)> visit) {
-    auto queue = watch(states);
+    completion_list list;
+    for (const auto& state : states) list.add(state);
     std::vector<std::size_t> order;
-    while (order.size() < states.size()) {
-        std::size_t index = 0;
-        {
-            std::unique_lock lock(queue->mutex);
-            queue->changed.wait(lock, [&] { return !queue->finished.empty(); });
-            index = queue->finished.front();
-            queue->finished.pop_front();
-        }
-        order.push_back(index);
-        if (!visit(index)) break;
+    while (list.pending() > 0) {
+        order.push_back(*list.next());
+        if (!visit(order.back())) break;
     }
     return order;
 }
 
 wait_result wait_states(const std::vector<std::shared_ptr<future_state>>& states, return_when condition,
                         std::chrono::steady_clock::time_point deadline) {
-    auto queue = watch(states);
-    auto satisfied = [&] {
-        if (queue->finished.size() == states.size()) return true;
-        if (condition == return_when::first_completed) return !queue->finished.empty();
+    completion_list list;
+    for (const auto& state : states) list.add(state);
+    while (list.pending() > 0) {
+        const auto position = list.next(deadline);
+        if (!position) break;
+        if (condition == return_when::first_completed) break;
         if (condition == return_when::first_exception) {
-            return std::any_of(queue->finished.begin(), queue->finished.end(), [&](std::size_t i) {
-                std::lock_guard lock(states[i]->mutex);
-                return states[i]->status == task_status::failed;
-            });
-        }
-        return false;
-    };
-    {
-        std::unique_lock lock(queue->mutex);
-        if (deadline == std::chrono::steady_clock::time_point::max()) {
-            queue->changed.wait(lock, satisfied);
-        } else {
-            queue->changed.wait_until(lock, deadline, satisfied);
+            std::lock_guard lock(states[*position]->mutex);
+            if (states[*position]->status == task_status::failed) break;
         }
     }
     wait_result result;

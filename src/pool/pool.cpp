@@ -873,23 +873,18 @@ void pool::close() { core_->close(); }
 void pool::join() { core_->join(); }
 void pool::terminate() { core_->terminate(); }
 
-std::size_t pool::auto_chunksize(std::size_t items) const noexcept {
-    const std::size_t chunks = 4 * static_cast<std::size_t>(size());
-    return std::max<std::size_t>(1, (items + chunks - 1) / chunks);
-}
+namespace detail {
 
-std::shared_ptr<detail::future_state> pool::submit_encoded(submission kind, std::string_view name, writer payload) {
-    return submit_to(core_, kind, name, std::move(payload));
-}
-
-std::shared_ptr<detail::future_state> pool::submit_to(const std::shared_ptr<detail::pool_core>& core, submission kind,
-                                                      std::string_view name, writer payload) {
+std::shared_ptr<future_state> submit_to(const std::shared_ptr<pool_core>& core, submission kind, std::string_view name,
+                                        writer payload) {
     if (!core) throw usage_error("this pool was moved from");
-    const auto wire = kind == run_one     ? detail::message_kind::run
-                      : kind == run_chunk ? detail::message_kind::run_chunk
-                                          : detail::message_kind::run_star_chunk;
+    const auto wire = kind == submission::one     ? message_kind::run
+                      : kind == submission::chunk ? message_kind::run_chunk
+                                                  : message_kind::run_star_chunk;
     return core->submit(wire, name, std::move(payload));
 }
+
+}  // namespace detail
 
 void pool::check_call(std::string_view name, std::uint64_t result_tag, const std::type_info& result_type,
                       std::uint64_t argument_tag, const std::type_info& argument_types) const {

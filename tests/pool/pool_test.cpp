@@ -11,6 +11,7 @@
 #include <fstream>
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <numeric>
 #include <random>
 #include <ranges>
@@ -459,6 +460,87 @@ TEST_CASE("Pool.Wait.as_completed and wait report completion order") {
     const auto timed = strata::wait(std::vector{workers.submit(sleep_ms, 500)}, strata::return_when::all_completed,
                                     std::chrono::milliseconds(20));
     CHECK(timed.not_done.size() == 1);
+}
+
+TEST_CASE("Pool.Completion.on_done runs once when the task ends, with the finished future") {
+    pool workers({.processes = 2});
+    std::mutex mutex;
+    std::vector<std::string> seen;
+    const auto record = [&](const strata::future<std::int64_t>& f) {
+        std::lock_guard lock(mutex);
+        seen.push_back(f.succeeded() ? std::to_string(f.get()) : f.failed() ? "failed" : "cancelled");
+    };
+    auto good = workers.submit(square, std::int64_t{9});
+    auto bad = workers.submit(fail_if_negative, std::int64_t{-1});
+    strata::completion_hook good_hook = good.on_done(record);
+    strata::completion_hook bad_hook = bad.on_done(record);
+    good.wait();
+    bad.wait();
+    // Callbacks run after waiters wake: give them a moment, then the set is final.
+    for (int i = 0; i < 100; ++i) {
+        {
+            std::lock_guard lock(mutex);
+            if (seen.size() == 2) break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::lock_guard lock(mutex);
+    std::sort(seen.begin(), seen.end());
+    CHECK(seen == std::vector<std::string>{"81", "failed"});
+    // On a future that has finished, the callback runs at once, here.
+    int now = 0;
+    strata::completion_hook late = good.on_done([&] { ++now; });
+    CHECK(now == 1);
+}
+
+TEST_CASE("Pool.Completion.a dismissed hook's callback never runs, and dismissal waits for a run under way") {
+    pool workers({.processes = 1});
+    std::atomic<int> ran = 0;
+    {
+        auto slow = workers.submit(sleep_ms, 200);
+        strata::completion_hook hook = slow.on_done([&] { ++ran; });
+        hook.reset();
+        slow.wait();
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        CHECK(ran == 0);
+    }
+    // A callback in progress holds up the hook's destruction until it returns.
+    std::atomic<bool> started = false;
+    std::atomic<bool> returned = false;
+    auto quick = workers.submit(sleep_ms, 1);
+    {
+        strata::completion_hook hook = quick.on_done([&] {
+            started = true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            returned = true;
+        });
+        while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    CHECK(returned);
+    // A callback that throws is dropped; the pool goes on.
+    auto thrower = workers.submit(square, std::int64_t{2});
+    strata::completion_hook hook = thrower.on_done([] { throw std::runtime_error("callback failure"); });
+    CHECK(thrower.get() == 4);
+    CHECK(workers.apply(square, std::int64_t{3}) == 9);
+}
+
+TEST_CASE("Pool.Completion.completion_queue gives a growing set in the order it finishes") {
+    pool workers({.processes = 2});
+    strata::completion_queue<int> done;
+    CHECK_THROWS_AS(done.next(), strata::usage_error);
+    CHECK(done.add(workers.submit(sleep_ms, 400)) == 0);
+    CHECK(done.add(workers.submit(sleep_ms, 10)) == 1);
+    CHECK(done.next() == 1);
+    CHECK(done.pending() == 1);
+    // Added while another is still running: it finishes first.
+    CHECK(done.add(workers.submit(sleep_ms, 5)) == 2);
+    CHECK(done.next() == 2);
+    CHECK_FALSE(done.next_for(std::chrono::milliseconds(10)).has_value());
+    CHECK(done.next() == 0);
+    CHECK(done[0].get() == 400);
+    CHECK(done.pending() == 0);
+    CHECK(done.size() == 3);
+    CHECK_THROWS_AS(done.add(strata::future<int>()), strata::usage_error);
 }
 
 TEST_CASE("Pool.Terminate.kills workers now and cancels what is left") {
