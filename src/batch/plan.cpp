@@ -12,13 +12,11 @@
 #include <utility>
 
 #include <fmt/format.h>
-#include <vips/vips8>
 
 #include "strata/detail/output_tree.hpp"
 #include "strata/batch.hpp"
 #include "strata/error.hpp"
-#include "../image/loaders.hpp"
-#include "../image/vips_io.hpp"
+#include "../io/io.hpp"
 
 namespace strata {
 
@@ -61,7 +59,7 @@ bool has_image_extension(const fs::path& path) {
 }
 
 bool looks_like_image(const fs::path& path, const load_options& options) {
-    return detail::find_loader(path, options).has_value();
+    return detail::recognised_image(path, options);
 }
 
 // The extension a --format value writes ("" for an unknown format).

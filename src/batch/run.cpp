@@ -17,16 +17,16 @@
 #include <opencv2/core/utility.hpp>
 #include <tbb/parallel_for_each.h>
 #include <tbb/task_arena.h>
-#include <vips/vips8>
 
 #include "strata/detail/output_tree.hpp"
 #include "strata/batch.hpp"
 #include "strata/detail/resource_hint.hpp"
 #include "strata/error.hpp"
+#include "strata/image_info.hpp"
 #include "strata/memory.hpp"
 #include "strata/pool.hpp"
-#include "../image/convert.hpp"
-#include "../image/vips_io.hpp"
+#include "../io/io.hpp"
+#include "../pipeline/convert.hpp"
 
 namespace strata {
 
@@ -75,8 +75,7 @@ converted convert_item(const fs::path& input, const detail::output_place& output
 STRATA_TASK(strata_convert_file, [](fs::path input, detail::output_place output, std::string chain_text,
                                     write_options writing, load_options loading) {
     static const bool single = [] {
-        detail::ensure_vips();
-        vips_concurrency_set(1);
+        detail::limit_codec_threads(1);
         cv::setNumThreads(1);
         // glibc gives every block over 32 MiB back to the kernel when it is
         // freed, so each file would fault in (and the kernel zero) the same
@@ -157,9 +156,9 @@ bool published_anyway(batch_run& run, std::size_t index) {
     std::error_code ec;
     item.bytes_out = fs::file_size(item.output, ec);
     try {
-        const auto header = detail::open_image(item.output, {.max_pixels = std::numeric_limits<std::uint64_t>::max()});
-        item.width = header.width();
-        item.height = header.height();
+        const image_info header = inspect(item.output, {.max_pixels = std::numeric_limits<std::uint64_t>::max()});
+        item.width = header.width;
+        item.height = header.height;
     } catch (const std::exception&) {
         // The size is only for the report.
     }
@@ -361,7 +360,7 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
     }
     // This process decodes and encodes only in strips mode; libvips and
     // OpenCV must not add threads of their own to the workers'.
-    vips_concurrency_set(whole_files || options.where == backend::serial ? 1 : 0);
+    detail::limit_codec_threads(whole_files || options.where == backend::serial ? 1 : 0);
     cv::setNumThreads(1);
 
     const auto finish = [&](std::size_t i) {
@@ -399,10 +398,22 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
             finish(i);
         }
     }
+    own_pool.reset();  // every worker gone: what one left half-written can be told apart
     for (const std::size_t i : todo) {
-        if (plan.items[i].status == item_status::pending) {
-            plan.items[i].status = item_status::interrupted;
-            plan.items[i].note = "the run was stopped before it started";
+        batch_item& item = plan.items[i];
+        if (item.status == item_status::pending) {
+            item.status = item_status::interrupted;
+            item.note = "the run was stopped before it started";
+            continue;
+        }
+        // A worker killed while it wrote by name (--timeout, a stop, the OOM
+        // killer) could not remove its temporary file.
+        if (item.status != item_status::converted && item.status != item_status::skipped) {
+            try {
+                detail::remove_orphaned_temporaries(run.tree.place(run.relative[i]));
+            } catch (const std::exception&) {
+                // The folder is gone or cannot be opened: nothing to tidy there.
+            }
         }
     }
     run.tree.remove_empty_made_folders();

@@ -2,6 +2,9 @@
 // writes exactly the file the three steps one after another write.
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "strata/detail/output_file.hpp"
 #include "strata/strata.hpp"
 #include "support/leaks.hpp"
 #include "support/paths.hpp"
@@ -211,4 +215,26 @@ TEST_CASE("Convert.Streaming.what streams, what is held whole, and the pixel lim
         strata::convert_file(jpeg, folder.path / "c.png", gauss, small_streamed, {}, processes, &two_workers()),
         doctest::Contains("over the limit of 1000"), strata::image_error);
     CHECK_FALSE(fs::exists(folder.path / "c.png"));
+}
+
+TEST_CASE("Convert.Failure.temporary files of processes that are gone are removed, others kept") {
+    temp_folder folder;
+    // A process id that is free now: a child that has exited and been reaped.
+    const pid_t gone = ::fork();
+    if (gone == 0) ::_exit(0);
+    REQUIRE(gone > 0);
+    REQUIRE(::waitpid(gone, nullptr, 0) == gone);
+    const auto make = [&](const std::string& name) { std::ofstream(folder.path / name) << "partial"; };
+    const std::string orphan = ".photo.strata-" + std::to_string(gone) + "-0123abcd.fits";
+    const std::string mine = ".photo.strata-" + std::to_string(::getpid()) + "-0123abcd.fits";
+    const std::string live_parent = ".photo.strata-" + std::to_string(::getppid()) + "-89abcdef.fits";
+    const std::string other_stem = ".photos.strata-" + std::to_string(gone) + "-0123abcd.fits";
+    const std::string not_hex = ".photo.strata-" + std::to_string(gone) + "-0123abcz.fits";
+    for (const auto& name : {orphan, mine, live_parent, other_stem, not_hex, std::string("photo.fits")}) make(name);
+    strata::detail::remove_orphaned_temporaries(strata::detail::place_of(folder.path / "photo.fits"));
+    CHECK_FALSE(std::filesystem::exists(folder.path / orphan));
+    for (const auto& kept : {mine, live_parent, other_stem, not_hex, std::string("photo.fits")}) {
+        CAPTURE(kept);
+        CHECK(std::filesystem::exists(folder.path / kept));
+    }
 }

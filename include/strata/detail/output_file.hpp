@@ -62,4 +62,9 @@ private:
     std::unique_ptr<temporary_file_guard> guard_;
 };
 
+/// Removes the hidden temporary files of `place` that a process now gone
+/// left behind (a worker killed while it wrote, before it could remove its
+/// own); files of live processes are left alone. Never throws.
+STRATA_API void remove_orphaned_temporaries(const output_place& place) noexcept;
+
 }  // namespace strata::detail

@@ -17,8 +17,8 @@
 #include "strata/filter.hpp"
 #include "strata/pipeline.hpp"
 #include "strata/pool.hpp"
-#include "ring.hpp"
-#include "strips.hpp"
+#include "../io/ring.hpp"
+#include "pipeline.hpp"
 
 namespace strata {
 

@@ -2,14 +2,19 @@
 // to its name only when complete, never over a file unless asked to.
 #include "strata/detail/output_file.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <charconv>
 #include <random>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -26,6 +31,23 @@ std::string temporary_name(const std::string& name, std::string_view suffix) {
     thread_local std::mt19937_64 random(std::random_device{}() ^ static_cast<std::uint64_t>(::getpid()));
     const auto stem = std::filesystem::path(name).stem().string().substr(0, 160);
     return fmt::format(".{}.strata-{}-{:08x}{}", stem, ::getpid(), random() & 0xffffffffu, suffix);
+}
+
+// The process id in `name` if it is a temporary name of `stem`'s, else 0.
+pid_t temporary_owner(std::string_view name, const std::string& stem) {
+    const std::string prefix = fmt::format(".{}.strata-", stem);
+    if (!name.starts_with(prefix)) return 0;
+    name.remove_prefix(prefix.size());
+    pid_t pid = 0;
+    const auto [end, failure] = std::from_chars(name.data(), name.data() + name.size(), pid);
+    if (failure != std::errc() || pid <= 0) return 0;
+    name.remove_prefix(static_cast<std::size_t>(end - name.data()));
+    // "-" and eight hex digits, then the suffix.
+    if (name.size() < 9 || name[0] != '-') return 0;
+    for (std::size_t i = 1; i < 9; ++i) {
+        if (std::isxdigit(static_cast<unsigned char>(name[i])) == 0) return 0;
+    }
+    return pid;
 }
 
 std::string proc_path(int fd) { return fmt::format("/proc/self/fd/{}", fd); }
@@ -133,6 +155,28 @@ void pending_file::publish(bool replace) {
         return;
     }
     throw image_error(place_.shown, "cannot create: no free temporary name");
+}
+
+void remove_orphaned_temporaries(const output_place& place) noexcept {
+    const int listing = ::openat(place.folder.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (listing < 0) return;
+    DIR* folder = ::fdopendir(listing);
+    if (folder == nullptr) {
+        ::close(listing);
+        return;
+    }
+    try {
+        const std::string stem = std::filesystem::path(place.name).stem().string().substr(0, 160);
+        while (const dirent* entry = ::readdir(folder)) {
+            const pid_t owner = temporary_owner(entry->d_name, stem);
+            if (owner == 0 || owner == ::getpid()) continue;
+            if (::kill(owner, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+            ::unlinkat(place.folder.get(), entry->d_name, 0);
+        }
+    } catch (...) {
+        // Only tidiness is lost.
+    }
+    ::closedir(folder);
 }
 
 }  // namespace strata::detail

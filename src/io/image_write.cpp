@@ -19,7 +19,7 @@
 #include "strata/detail/output_file.hpp"
 #include "strata/error.hpp"
 #include "strata/image.hpp"
-#include "image_stream.hpp"
+#include "image_write.hpp"
 #include "metadata.hpp"
 #include "vips_io.hpp"
 

@@ -13,7 +13,7 @@
 #include "strata/image.hpp"
 #include "strata/memory.hpp"
 #include "strata/pipeline.hpp"
-#include "image_stream.hpp"
+#include "image_read.hpp"
 #include "metadata.hpp"
 #include "ring.hpp"
 #include "vips_io.hpp"

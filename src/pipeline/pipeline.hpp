@@ -1,5 +1,5 @@
-// Internal: how a chain splits into stages and a stage into strips, shared by
-// run_chain and convert_file.
+// Internal: how a chain splits into stages and a stage into strips, and the
+// strip kernel (pipeline.cpp); shared by run_chain and convert_file.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,5 @@
-// Internal: an image file read top to bottom in pieces, and an image written
-// while its rows are still being produced; convert_file overlaps the two.
+// Internal: an image file read top to bottom in pieces, into an image held
+// whole or into a ring of rows (image_read.cpp).
 #pragma once
 
 #include <filesystem>
@@ -62,33 +62,5 @@ private:
     struct state;
     std::unique_ptr<state> state_;
 };
-
-/// Blocks until rows [top, bottom) of an image are ready; false if they
-/// never will be (the encoder then fails and writes nothing).
-using rows_ready = std::function<bool(int top, int bottom)>;
-
-/// write_image, except that the encoder reads no row before `ready` said it
-/// may, so it can run while the rows are being filled. Throws image_error.
-void write_image_when_ready(const image& picture, const output_place& place, const write_options& options,
-                            const rows_ready& ready);
-
-/// The rows of an image produced elsewhere (a ring), as the encoder reads
-/// them: each range once, in any order, from several threads at once.
-struct row_source {
-    rows_ready ready;
-    /// Row y, from when `ready` said so until `taken` is told.
-    std::function<const std::byte*(int y)> row;
-    /// Rows [top, bottom) were copied into the encoder's own memory.
-    std::function<void(int top, int bottom)> taken;
-};
-
-/// Encodes an image of `layout` (and metadata) from `rows` as it is
-/// produced, as write_image would encode it whole. Throws image_error.
-void write_rows_when_ready(const image_layout& layout, const std::shared_ptr<const image_metadata>& metadata,
-                           const row_source& rows, const output_place& place, const write_options& options);
-
-/// True if the saver for files named like `name` reads its image once, top
-/// to bottom, holding only a few rows (JPEG, PNG, TIFF, .v, PPM/PFM).
-bool saver_writes_in_order(const std::string& name);
 
 }  // namespace strata::detail

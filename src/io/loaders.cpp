@@ -209,10 +209,3 @@ vips::VImage run_loader(const chosen_loader& loader, const fs::path& path, VipsA
 }
 
 }  // namespace strata::detail
-
-namespace strata {
-
-std::vector<std::string> untrusted_loaders() { return detail::loader_names(true); }
-std::vector<std::string> all_loaders() { return detail::loader_names(false); }
-
-}  // namespace strata

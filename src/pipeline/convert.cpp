@@ -22,15 +22,16 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "../io/image_read.hpp"
+#include "../io/image_write.hpp"
+#include "../io/loaders.hpp"
+#include "../io/metadata.hpp"
+#include "../io/ring.hpp"
 #include "convert.hpp"
-#include "image_stream.hpp"
-#include "loaders.hpp"
-#include "metadata.hpp"
-#include "ring.hpp"
 #include "strata/pipeline.hpp"
 #include "strata/pool.hpp"
 #include "strata/task.hpp"
-#include "strips.hpp"
+#include "pipeline.hpp"
 
 namespace strata {
 

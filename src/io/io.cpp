@@ -1,0 +1,20 @@
+// recognised_image and limit_codec_threads: the io interface batch uses.
+#include "io.hpp"
+
+#include <vips/vips8>
+
+#include "loaders.hpp"
+#include "vips_io.hpp"
+
+namespace strata::detail {
+
+bool recognised_image(const std::filesystem::path& path, const load_options& options) {
+    return find_loader(path, options).has_value();
+}
+
+void limit_codec_threads(unsigned threads) {
+    ensure_vips();
+    vips_concurrency_set(static_cast<int>(threads));
+}
+
+}  // namespace strata::detail
