@@ -3,7 +3,9 @@
 // serially, and converting a file through a chain.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -44,6 +46,18 @@ STRATA_API filter_chain parse_chain(std::string_view text);
 
 enum class backend { processes, threads, serial };
 
+/// How far a convert_file has got, updated as it goes, for a display that
+/// reads it on another thread (relaxed loads are enough). Counts are rows of
+/// all the pages held; a file converted in a worker of its own (an untrusted
+/// loader's) reports nothing.
+struct conversion_progress {
+    std::atomic<int> rows_in{0};        ///< rows to decode (0 until the header is read)
+    std::atomic<int> rows_decoded{0};
+    std::atomic<int> rows_out{0};       ///< rows to encode (0 until known)
+    std::atomic<int> rows_written{0};   ///< rows the encoder has taken
+    std::atomic<std::uint64_t> row_bytes_in{0};  ///< bytes of one decoded row
+};
+
 struct run_options {
     backend where = backend::processes;
     /// Workers for processes / threads; 0: one per hardware thread.
@@ -55,6 +69,8 @@ struct run_options {
     /// back as the result, which saves a whole image of memory. Leave false
     /// when anything else still reads the input.
     bool reuse_input = false;
+    /// convert_file only: where it reports how far it has got (null: nowhere).
+    conversion_progress* progress = nullptr;
 };
 
 /// Runs `chain` on `input` and returns the result, bit-identical to running

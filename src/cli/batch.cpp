@@ -20,6 +20,7 @@
 #include "command.hpp"
 #include "load_flags.hpp"
 #include "output_file.hpp"
+#include "progress_line.hpp"
 #include "strata/batch.hpp"
 #include "strata/detail/output_tree.hpp"
 #include "strata/detail/temporary_files.hpp"
@@ -85,12 +86,6 @@ private:
     struct sigaction old_term_ {};
 };
 
-std::string duration_text(double seconds) {
-    const auto whole = static_cast<long>(seconds + 0.5);
-    return whole >= 3600 ? fmt::format("{}:{:02}:{:02}", whole / 3600, whole / 60 % 60, whole % 60)
-                         : fmt::format("{}:{:02}", whole / 60, whole % 60);
-}
-
 // Progress on stderr: a bar redrawn in place on a terminal, a plain line
 // every few seconds otherwise.
 class progress {
@@ -107,8 +102,8 @@ public:
             if (!final && now - shown_ < std::chrono::milliseconds(100)) return;
             constexpr int width = 30;
             const int filled = static_cast<int>(width * done / total_);
-            fmt::print(stderr, "\r[{:=<{}}{:<{}}] {}/{} files  {:.1f} images/s  ETA {}\x1b[K", "", filled,
-                       done < total_ ? ">" : "", width - filled, done, total_, rate, eta);
+            redraw_line(fmt::format("[{:=<{}}{:<{}}] {}/{} files  {:.1f} images/s  ETA {}", "", filled,
+                                    done < total_ ? ">" : "", width - filled, done, total_, rate, eta));
             if (final) fmt::print(stderr, "\n");
         } else {
             if (!final && now - shown_ < std::chrono::seconds(5)) return;
@@ -121,7 +116,7 @@ public:
 
     /// Clears the bar before another line is printed.
     void interject() const {
-        if (!quiet_ && terminal_ && total_ > 0) fmt::print(stderr, "\r\x1b[K");
+        if (!quiet_ && terminal_ && total_ > 0) clear_line();
     }
 
 private:

@@ -206,6 +206,7 @@ struct image_reader::state {
     VipsRegion* source_region = nullptr;
     VipsRegion* target_region = nullptr;
     int rows_read = 0;
+    std::atomic<int>* counter = nullptr;  // count_rows_in
     filter_chain chain;  // the chain to run on what is decoded
     double shrink = 1;   // how much smaller than stored it is decoded
     int pages = 1;       // held one above another
@@ -378,9 +379,12 @@ void image_reader::read_until(int y_end) {
             throw image_error(state_->path, vips_failure_reason(vips::VError(), state_->path));
         }
         state_->rows_read += rows.height;
+        if (state_->counter != nullptr) state_->counter->store(state_->rows_read, std::memory_order_relaxed);
     }
     if (state_->rows_read == layout().height) check_unchanged(state_->path, state_->version);
 }
+
+void image_reader::count_rows_in(std::atomic<int>* rows_read) noexcept { state_->counter = rows_read; }
 
 }  // namespace detail
 

@@ -2,6 +2,7 @@
 // whole or into a ring of rows (image_read.cpp).
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -40,6 +41,8 @@ public:
     /// Decodes rows up to `y_end` (exclusive) into target(), from where the
     /// last call stopped. Throws image_error (a truncated file, say).
     void read_until(int y_end);
+    /// From now on, read_until stores the rows read so far in `rows_read`.
+    void count_rows_in(std::atomic<int>* rows_read) noexcept;
     /// From now on, read_until decodes into `ring` rather than target(),
     /// over the rows that went ring.rows() rows before (streams() only).
     void read_into(const row_ring& ring);

@@ -76,6 +76,35 @@ void note_source(conversion& done, const std::shared_ptr<const detail::image_met
     done.content_note = fmt::format("{}", fmt::join(notes, "; "));
 }
 
+// Tells `progress` (if any) the rows `reader` decodes and, once known, the
+// rows written (0: not known yet), and has the reader count its rows there.
+void start_progress(conversion_progress* progress, detail::image_reader& reader, int rows_out) {
+    if (progress == nullptr) return;
+    progress->rows_in.store(reader.layout().height, std::memory_order_relaxed);
+    progress->row_bytes_in.store(reader.layout().row_bytes(), std::memory_order_relaxed);
+    progress->rows_out.store(rows_out, std::memory_order_relaxed);
+    reader.count_rows_in(&progress->rows_decoded);
+}
+
+// Rows [0, bottom) have gone to the encoder.
+void note_written(conversion_progress* progress, int bottom) {
+    if (progress == nullptr) return;
+    int seen = progress->rows_written.load(std::memory_order_relaxed);
+    while (seen < bottom && !progress->rows_written.compare_exchange_weak(seen, bottom, std::memory_order_relaxed)) {
+    }
+}
+
+// `ready` (null: every row is ready) that also counts the rows the encoder
+// takes in `progress`; null as it was when there is nothing to count.
+detail::rows_ready counting_rows(conversion_progress* progress, detail::rows_ready ready) {
+    if (progress == nullptr) return ready;
+    return [progress, ready = std::move(ready)](int top, int bottom) {
+        if (ready && !ready(top, bottom)) return false;
+        note_written(progress, bottom);
+        return true;
+    };
+}
+
 // Which strips of a stage are done, for an encoder waiting on their rows.
 // Thread-safe.
 class strip_gate {
@@ -406,6 +435,7 @@ conversion convert_in_turn(detail::image_reader& reader, const std::filesystem::
                            pool* workers) {
     const auto start = clock_type::now();
     conversion done;
+    start_progress(options.progress, reader, 0);
     reader.read_until(reader.layout().height);
     image decoded = reader.target();
     done.load_shrink = reader.shrink();
@@ -416,7 +446,8 @@ conversion convert_in_turn(detail::image_reader& reader, const std::filesystem::
                                    : run_chain(reader.chain(), decoded, options, workers);
     decoded = image();  // its pages go back before encoding (unless the result reuses them)
     done.filtered = seconds_since(start);
-    detail::write_image_when_ready(result, output, writing, nullptr);
+    if (options.progress != nullptr) options.progress->rows_out.store(result.height(), std::memory_order_relaxed);
+    detail::write_image_when_ready(result, output, writing, counting_rows(options.progress, nullptr));
     done.layout = result.layout();
     done.pages = pages;
     if (pages > 1) done.layout.height /= pages;
@@ -444,6 +475,7 @@ conversion convert_streamed(detail::image_reader& reader, const std::filesystem:
     const image_layout& layout = reader.layout();
     const image_layout out_layout = detail::layout_after(chain, 0, chain.steps.size(), layout);
     const int halo = detail::stage_halo(chain, 0, chain.steps.size());
+    start_progress(options.progress, reader, out_layout.height);
     // On one thread, strips are only a matter of memory: chosen here.
     run_options planning = options;
     if (options.where == backend::serial) planning = {.where = backend::serial, .workers = 1};
@@ -504,7 +536,10 @@ conversion convert_streamed(detail::image_reader& reader, const std::filesystem:
                 out_layout, reader.metadata(),
                 {[&](int top, int bottom) { return top >= gate.taken_from_top() && gate.wait_rows(top, bottom); },
                  [&](int y) -> const std::byte* { return out_ring.row(y); },
-                 [&](int top, int bottom) { gate.take(top, bottom); }},
+                 [&](int top, int bottom) {
+                     gate.take(top, bottom);
+                     note_written(options.progress, gate.taken_from_top());
+                 }},
                 output, writing);
         },
         done, start);
@@ -564,6 +599,7 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
     image stage_output(detail::layout_after(chain, 0, end, source.layout()));
     stage_output.set_metadata(source.metadata());
     const int halo = detail::stage_halo(chain, 0, end);
+    start_progress(options.progress, reader, one_stage ? stage_output.height() : 0);
     const detail::strip_plan plan = detail::plan_strips(source.height(), halo, options);
     strip_gate gate(plan);
     strip_runner runner(whole_image_strips(chain, end, source, stage_output), &source, halo, plan, gate,
@@ -578,8 +614,9 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
             return true;
         },
         one_stage ? std::function<void()>([&] {
-            detail::write_image_when_ready(stage_output, output, writing,
-                                           [&](int top, int bottom) { return gate.wait_rows(top, bottom); });
+            detail::write_image_when_ready(
+                stage_output, output, writing,
+                counting_rows(options.progress, [&](int top, int bottom) { return gate.wait_rows(top, bottom); }));
         })
                   : std::function<void()>(),
         done, start);
@@ -591,7 +628,8 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
         later.reuse_input = true;  // stage_output is this function's own
         const image result = detail::run_steps(chain, end, stage_output, later, workers);
         done.filtered = seconds_since(start);
-        detail::write_image_when_ready(result, output, writing, nullptr);
+        if (options.progress != nullptr) options.progress->rows_out.store(result.height(), std::memory_order_relaxed);
+        detail::write_image_when_ready(result, output, writing, counting_rows(options.progress, nullptr));
         done.layout = result.layout();
         note_source(done, result.metadata(), input, output.name);
     }

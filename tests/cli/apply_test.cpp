@@ -1,12 +1,16 @@
 // Cli.Apply / Cli.Filters: one image through a chain, the catalogue, and bad input.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "strata/strata.hpp"
+#include "support/files.hpp"
 #include "support/paths.hpp"
+#include "support/skip.hpp"
 #include "support/temp_folder.hpp"
 #include "support/subprocess.hpp"
 
@@ -151,4 +155,61 @@ TEST_CASE("Cli.Apply.decompression bombs are refused before decoding: by the pix
     CHECK(contains(result.err, "bomb.png: 16000x16000 with 3 bands decodes to 1.4 GiB, over the memory limit of 64.0 MiB"));
     CHECK(std::filesystem::exists(folder.path / "batch-out" / "camera.webp"));
     CHECK_FALSE(std::filesystem::exists(folder.path / "batch-out" / "bomb.webp"));
+}
+
+TEST_CASE("Cli.Apply.a conversion of over a second shows its progress on a terminal, one line that fits") {
+    const std::string script = "/usr/bin/script";  // util-linux
+    if (!fs::exists(script)) {
+        strata::test::skip("no script(1) to give strata a terminal");
+        return;
+    }
+    temp_folder folder;
+    strata::test::make_photos(folder.path, "astronaut.jpg", 6, 1);  // 3072x3072
+    const fs::path input = folder.path / "photo-01.jpg";
+    const std::string strata = strata::test::env_path("STRATA_EXE").string();
+    // A terminal 50 columns wide, as a split pane; a blur slow enough to take seconds on one core.
+    const auto on_terminal = [&](const std::string& output, const std::string& extra) {
+        return strata::test::run({script, "-qec",
+                                  "stty cols 50; '" + strata + "' apply '" + input.string() + "' '" +
+                                      (folder.path / output).string() + "' -f gaussblur=sigma=40 -b serial" + extra,
+                                  "/dev/null"});
+    };
+    const auto shown = on_terminal("out.jpg", "");
+    REQUIRE(shown.exit_code == 0);
+    CHECK(contains(shown.out, "MB/s"));
+    CHECK(contains(shown.out, "%"));
+    CHECK(contains(shown.out, "ETA"));
+    // Every redraw fits in 49 columns (it never wraps), and the line is
+    // cleared before the summary.
+    std::vector<std::string> pieces;
+    std::string piece;
+    for (const char c : shown.out) {
+        if (c == '\r' || c == '\n') {
+            pieces.push_back(piece);
+            piece.clear();
+        } else {
+            piece += c;
+        }
+    }
+    int redraws = 0;
+    for (auto text : pieces) {
+        for (std::size_t at; (at = text.find("\x1b[K")) != std::string::npos;) text.erase(at, 3);
+        CAPTURE(text);
+        if (contains(text, "MB/s")) {
+            ++redraws;
+            CHECK(text.size() <= 49);
+        }
+    }
+    CHECK(redraws >= 1);
+    CHECK(contains(shown.out, "\r\x1b[K" + (folder.path / "out.jpg").string() + ": 3072x3072"));
+
+    // --quiet: nothing but failures; and not on a terminal, no progress.
+    const auto quiet = on_terminal("quiet.jpg", " --quiet");
+    CHECK(quiet.exit_code == 0);
+    CHECK_FALSE(contains(quiet.out, "MB/s"));
+    CHECK_FALSE(contains(quiet.out, "3072x3072"));
+    const auto piped = run_strata({"apply", input.string(), (folder.path / "piped.jpg").string(), "-f",
+                                   "gaussblur=sigma=40", "-b", "serial"});
+    CHECK(piped.exit_code == 0);
+    CHECK_FALSE(contains(piped.err, "MB/s"));
 }
