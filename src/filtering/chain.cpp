@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "strata/detail/suggest.hpp"
+#include "chain.hpp"
 #include "strata/pipeline.hpp"
 
 namespace strata {
@@ -240,6 +241,25 @@ filter_chain parse_chain(std::string_view text) {
         chain.steps.push_back({filter, std::move(args), position});
     }
     return chain;
+}
+
+filter_chain detail::sub_chain(const filter_chain& chain, std::size_t first, std::size_t last) {
+    last = std::min(last, chain.steps.size());
+    filter_chain part;
+    if (first >= last) return part;
+    const std::size_t from = chain.steps[first].position;
+    std::size_t to = last < chain.steps.size() ? chain.steps[last].position : chain.text.size();
+    // Back over the ',' that ends the last step kept, and blanks around it.
+    if (last < chain.steps.size()) {
+        while (to > from && chain.text[to - 1] != ',') --to;
+        if (to > from) --to;
+    }
+    part.text = chain.text.substr(from, to - from);
+    for (std::size_t i = first; i < last; ++i) {
+        part.steps.push_back(chain.steps[i]);
+        part.steps.back().position -= from;
+    }
+    return part;
 }
 
 }  // namespace strata

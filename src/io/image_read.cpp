@@ -13,6 +13,7 @@
 #include "strata/image.hpp"
 #include "strata/memory.hpp"
 #include "strata/pipeline.hpp"
+#include "../filtering/chain.hpp"
 #include "image_read.hpp"
 #include "metadata.hpp"
 #include "ring.hpp"
@@ -294,10 +295,19 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
         }
         const sample_type type = held_as(pixels.format());
         if (type == sample_type::f32) pixels = pixels.cast(VIPS_FORMAT_FLOAT);
-        const image_layout layout{pixels.width(), pixels.height(), pixels.bands(), type};
+        image_layout layout{pixels.width(), pixels.height(), pixels.bands(), type};
         const int page_height = vips_image_get_page_height(source.get_image());
         state_->pages = layout.height / page_height;
         check_stage_limits(path, state_->chain, {layout.width, page_height, layout.bands, type}, state_->pages, options);
+        if (state_->streams) {
+            // Crops and flops that open the chain are the decoder's: what
+            // streams is only what they keep.
+            if (const std::size_t lead = leading_edge_steps(state_->chain); lead > 0) {
+                pixels = apply_edge_steps(pixels, layout, sub_chain(state_->chain, 0, lead));
+                state_->chain = sub_chain(state_->chain, lead, state_->chain.steps.size());
+                layout = {pixels.width(), pixels.height(), pixels.bands(), type};
+            }
+        }
         state_->pixels = pixels;
         state_->layout = layout;
         auto metadata = keep_metadata(pixels);  // with the profile converted to, if any

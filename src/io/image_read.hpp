@@ -55,7 +55,9 @@ public:
     /// True if `may_stream` was given and the decoder reads the file top to
     /// bottom holding only a few rows (baseline JPEG, non-interlaced PNG,
     /// TIFF, .v, PPM/PFM; one page, not turned upright), so that rows of
-    /// target() can be discarded behind the reader.
+    /// target() can be discarded behind the reader. The crops and flops the
+    /// chain starts with are then the decoder's: layout() is what they keep,
+    /// and chain() is the rest.
     bool streams() const noexcept;
     /// Pages held one above another in target() (load_options::all_pages),
     /// each layout().height / pages() high; the chain runs on each alone.

@@ -207,17 +207,15 @@ int generate_from_source(VipsRegion* out, void*, void* source_of_rows, void*, gb
     const auto& source = *static_cast<const detail::row_source*>(source_of_rows);
     const VipsRect* rows = &out->valid;
     const int bottom = rows->top + rows->height;
-    // Rows are taken whole (the image asks for strips the image's width).
-    if (rows->left != 0 || rows->width != out->im->Xsize) {
-        vips_error("strata", "the encoder asked for part of rows %d to %d; it reads whole rows", rows->top, bottom);
-        return -1;
-    }
+    // Each row is asked for once, in whole or (under a crop) in part.
     if (!source.ready(rows->top, bottom)) {
         vips_error("strata", "rows %d to %d of the image were never produced", rows->top, bottom);
         return -1;
     }
-    const auto bytes = static_cast<std::size_t>(VIPS_IMAGE_SIZEOF_LINE(out->im));
-    for (int y = rows->top; y < bottom; ++y) std::memcpy(VIPS_REGION_ADDR(out, 0, y), source.row(y), bytes);
+    const auto pixel = static_cast<std::size_t>(VIPS_IMAGE_SIZEOF_PEL(out->im));
+    const auto left = static_cast<std::size_t>(rows->left) * pixel;
+    const auto bytes = static_cast<std::size_t>(rows->width) * pixel;
+    for (int y = rows->top; y < bottom; ++y) std::memcpy(VIPS_REGION_ADDR(out, rows->left, y), source.row(y) + left, bytes);
     source.taken(rows->top, bottom);
     return 0;
 }
@@ -307,7 +305,8 @@ void check_output(const detail::output_place& place, const write_options& option
 }  // namespace
 
 void detail::write_rows_when_ready(const image_layout& layout, const std::shared_ptr<const image_metadata>& metadata,
-                                   const row_source& rows, const output_place& place, const write_options& options) {
+                                   const row_source& rows, const output_place& place, const write_options& options,
+                                   const filter_chain& then) {
     check_output(place, options);
     VipsImage* produced = vips_image_new();
     vips_image_init_fields(produced, layout.width, layout.height, layout.bands, vips_format(layout.type),
@@ -318,7 +317,18 @@ void detail::write_rows_when_ready(const image_layout& layout, const std::shared
         g_object_unref(produced);
         throw image_error(place.shown, vips_failure_reason(vips::VError(), place.shown));
     }
-    encode_with_metadata(vips::VImage(produced), layout, metadata, place, options);
+    vips::VImage out(produced);
+    image_layout out_layout = layout;
+    if (!then.steps.empty()) {
+        try {
+            out = apply_edge_steps(out, layout, then);
+        } catch (const vips::VError& e) {
+            throw image_error(place.shown, vips_failure_reason(e, place.shown));
+        }
+        out_layout.width = out.width();
+        out_layout.height = out.height();
+    }
+    encode_with_metadata(out, out_layout, metadata, place, options);
 }
 
 bool detail::saver_writes_in_order(const std::string& name) {

@@ -9,6 +9,7 @@
 
 #include "strata/detail/output_file.hpp"
 #include "strata/image.hpp"
+#include "strata/pipeline.hpp"
 
 namespace strata::detail {
 
@@ -32,9 +33,12 @@ struct row_source {
 };
 
 /// Encodes an image of `layout` (and metadata) from `rows` as it is
-/// produced, as write_image would encode it whole. Throws image_error.
+/// produced, as write_image would encode it whole, after the crops and
+/// flops of `then` (steps that stream at an edge; see apply_edge_steps).
+/// Throws image_error.
 void write_rows_when_ready(const image_layout& layout, const std::shared_ptr<const image_metadata>& metadata,
-                           const row_source& rows, const output_place& place, const write_options& options);
+                           const row_source& rows, const output_place& place, const write_options& options,
+                           const filter_chain& then = {});
 
 /// True if the saver for files named like `name` reads its image once, top
 /// to bottom, holding only a few rows (JPEG, PNG, TIFF, .v, PPM/PFM).

@@ -206,6 +206,43 @@ std::string vips_failure_reason(const vips::VError& failure, const std::filesyst
     return clean_vips_message(failure.what(), path);
 }
 
+bool streams_at_edge(const chain_step& step) {
+    const std::string_view name = step.filter->name;
+    return name == "crop" || name == "flop";
+}
+
+std::size_t leading_edge_steps(const filter_chain& chain) {
+    std::size_t count = 0;
+    while (count < chain.steps.size() && streams_at_edge(chain.steps[count])) ++count;
+    return count;
+}
+
+std::pair<int, int> rows_kept(const filter_chain& steps, const image_layout& layout) {
+    int top = 0;
+    image_layout current = layout;
+    for (const chain_step& step : steps.steps) {
+        if (step.filter->name == "crop") top += step.args.integer("y");
+        current = step.filter->output_layout(current, step.args);
+    }
+    return {top, top + current.height};
+}
+
+vips::VImage apply_edge_steps(vips::VImage image, const image_layout& layout, const filter_chain& steps) {
+    image_layout current = layout;
+    for (const chain_step& step : steps.steps) {
+        if (!streams_at_edge(step)) throw usage_error(fmt::format("{} does not stream", step.filter->name));
+        // The filter's own declaration checks the rectangle, with its words.
+        const image_layout next = step.filter->output_layout(current, step.args);
+        if (step.filter->name == "crop") {
+            image = image.extract_area(step.args.integer("x"), step.args.integer("y"), next.width, next.height);
+        } else {
+            image = image.flip(VIPS_DIRECTION_HORIZONTAL);
+        }
+        current = next;
+    }
+    return image;
+}
+
 }  // namespace strata::detail
 
 namespace strata {

@@ -11,6 +11,7 @@
 
 #include "strata/image.hpp"
 #include "strata/image_info.hpp"
+#include "strata/pipeline.hpp"
 #include "loaders.hpp"
 
 namespace strata::detail {
@@ -59,5 +60,21 @@ void check_unchanged(const std::filesystem::path& path, const file_version& befo
 /// The reason libvips gave for `failure`, without its domain prefixes and the
 /// quoted file name. Clears libvips' error buffer.
 std::string vips_failure_reason(const vips::VError& failure, const std::filesystem::path& path);
+
+/// True for a geometry step a streamed image can take row by row in its
+/// decoder or encoder, through libvips, giving the pixels strata's filter
+/// gives: crop (extract_area) and flop (a flip left to right).
+bool streams_at_edge(const chain_step& step);
+
+/// How many steps from the first on stream at an edge.
+std::size_t leading_edge_steps(const filter_chain& chain);
+
+/// The rows of an image of `layout` that the crops among `steps` (each one
+/// that streams_at_edge) keep: [first, second).
+std::pair<int, int> rows_kept(const filter_chain& steps, const image_layout& layout);
+
+/// `image` through every step of `steps`, each one that streams_at_edge.
+/// A crop that does not fit fails as the crop filter does.
+vips::VImage apply_edge_steps(vips::VImage image, const image_layout& layout, const filter_chain& steps);
 
 }  // namespace strata::detail

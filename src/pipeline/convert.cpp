@@ -22,11 +22,13 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "../filtering/chain.hpp"
 #include "../io/image_read.hpp"
 #include "../io/image_write.hpp"
 #include "../io/loaders.hpp"
 #include "../io/metadata.hpp"
 #include "../io/ring.hpp"
+#include "../io/vips_io.hpp"
 #include "convert.hpp"
 #include "strata/pipeline.hpp"
 #include "strata/pool.hpp"
@@ -74,6 +76,21 @@ void note_source(conversion& done, const std::shared_ptr<const detail::image_met
                                           done.pages_in, extension));
     }
     done.content_note = fmt::format("{}", fmt::join(notes, "; "));
+}
+
+// True if `chain` is crops and flops (none or more), at least one step that
+// is not geometry and reads rows around its own (one stage of strips), and
+// crops and flops again: the geometry at the edges is the decoder's or the
+// encoder's, row by row.
+bool streamable(const filter_chain& chain) {
+    const std::size_t first = detail::leading_edge_steps(chain);
+    std::size_t last = chain.steps.size();
+    while (last > first && detail::streams_at_edge(chain.steps[last - 1])) --last;
+    if (first == last) return false;
+    for (std::size_t i = first; i < last; ++i) {
+        if (detail::is_geometry(chain.steps[i])) return false;
+    }
+    return true;
 }
 
 // Tells `progress` (if any) the rows `reader` decodes and, once known, the
@@ -471,15 +488,27 @@ STRATA_TASK(strata_convert_isolated, [](std::filesystem::path input, detail::out
 conversion convert_streamed(detail::image_reader& reader, const std::filesystem::path& input,
                             const detail::output_place& output, const write_options& writing,
                             const run_options& options, pool* workers, clock_type::time_point start) {
-    const filter_chain& chain = reader.chain();
+    // The crops and flops that end the chain are the encoder's (those that
+    // start it were the decoder's); the strips run the steps between.
+    const filter_chain& all = reader.chain();
+    std::size_t middle_end = all.steps.size();
+    while (middle_end > 1 && detail::streams_at_edge(all.steps[middle_end - 1])) --middle_end;
+    const filter_chain chain = detail::sub_chain(all, 0, middle_end);
+    const filter_chain then = detail::sub_chain(all, middle_end, all.steps.size());
     const image_layout& layout = reader.layout();
     const image_layout out_layout = detail::layout_after(chain, 0, chain.steps.size(), layout);
+    const image_layout written_layout = detail::layout_after(all, 0, all.steps.size(), layout);
     const int halo = detail::stage_halo(chain, 0, chain.steps.size());
-    start_progress(options.progress, reader, out_layout.height);
+    start_progress(options.progress, reader, written_layout.height);
+    // The rows of the strips' output the encoder's crops keep: strips go no
+    // further down, and the rows above are as good as taken.
+    const auto [keep_top, keep_bottom] = detail::rows_kept(then, out_layout);
+    image_layout planned = layout;
+    planned.height = keep_bottom;
     // On one thread, strips are only a matter of memory: chosen here.
     run_options planning = options;
     if (options.where == backend::serial) planning = {.where = backend::serial, .workers = 1};
-    const detail::strip_plan plan = detail::plan_stream_strips(layout, halo, planning);
+    const detail::strip_plan plan = detail::plan_stream_strips(planned, halo, planning);
     const int strip_rows = (plan.height + plan.count - 1) / plan.count;  // the tallest strip
     // Strips started and not yet encoded: enough for every worker to have a
     // strip running and one waiting, and more rows than the encoder asks for
@@ -505,6 +534,7 @@ conversion convert_streamed(detail::image_reader& reader, const std::filesystem:
     } at_end{in_ring, out_ring};
 
     strip_gate gate(plan);
+    gate.take(0, keep_top);
     strip_runner runner(
         {[&](pool& on, int top, int bottom) { return detail::submit_ring_strip(on, chain, in_ring, out_ring, top, bottom); },
          [&](int top, int bottom, detail::strip_scratch& scratch) {
@@ -538,13 +568,13 @@ conversion convert_streamed(detail::image_reader& reader, const std::filesystem:
                  [&](int y) -> const std::byte* { return out_ring.row(y); },
                  [&](int top, int bottom) {
                      gate.take(top, bottom);
-                     note_written(options.progress, gate.taken_from_top());
+                     note_written(options.progress, gate.taken_from_top() - keep_top);
                  }},
-                output, writing);
+                output, writing, then);
         },
         done, start);
     done.streamed = true;
-    done.layout = out_layout;
+    done.layout = written_layout;
     note_source(done, reader.metadata(), input, output.name);
     done.written = seconds_since(start);
     return done;
@@ -574,10 +604,7 @@ conversion detail::convert_file_at(const std::filesystem::path& input, const out
     const auto start = clock_type::now();
     // One stage of strips between a decoder and an encoder that both go top
     // to bottom: the image can stream if its format is read that way too.
-    const bool may_stream = !chain.steps.empty() &&
-                            !detail::is_geometry(chain.steps.front()) &&
-                            detail::stage_end(chain, 0) == chain.steps.size() &&
-                            detail::saver_writes_in_order(output.name);
+    const bool may_stream = streamable(chain) && detail::saver_writes_in_order(output.name);
     detail::image_reader reader(input, loading, chain, may_stream);
     const bool serial = options.where == backend::serial;
     if (!reader.streams() && (serial || chain.steps.empty() || detail::is_geometry(chain.steps.front()) ||

@@ -157,7 +157,12 @@ TEST_CASE("Convert.Streaming.an image many times taller than the rings comes out
     temp_folder folder;
     // 97 pixels: a row of 291 bytes, so rows straddle the rings' pages and ends.
     const auto input = tall_picture(folder.path, 97, 9000);
-    for (const std::string chain : {"gaussblur=2,sharpen=amount=1.5", "grayscale,median=5", "invert"}) {
+    for (const std::string chain :
+         {"gaussblur=2,sharpen=amount=1.5", "grayscale,median=5", "invert",
+          // Crops and flops at either end: the decoder's and the encoder's.
+          "crop=x=3:y=1000:width=90:height=6000,gaussblur=2,flop",
+          "flop , median=5 , crop=x=0:y=17:width=50:height=8000",
+          "crop=x=5:y=5:width=80:height=8990,flop,invert,sharpen,flop,crop=x=1:y=2:width=70:height=100"}) {
         const auto reference = folder.path / "reference.png";
         write_in_turn(input, reference, chain);
         for (const auto where : {strata::backend::processes, strata::backend::threads, strata::backend::serial}) {
@@ -197,6 +202,14 @@ TEST_CASE("Convert.Streaming.what streams, what is held whole, and the pixel lim
     // progressive JPEG or interlaced PNG, an image to turn upright.
     CHECK_FALSE(streamed(jpeg, "a.webp", gauss));
     CHECK_FALSE(streamed(jpeg, "a.png", strata::parse_chain("gaussblur=2,flip")));
+    CHECK_FALSE(streamed(jpeg, "a.png", strata::parse_chain("gaussblur=2,flop,invert")));
+    CHECK_FALSE(streamed(jpeg, "a.png", strata::parse_chain("crop=width=100:height=100,flop")));
+    // Crops and flops before and after the filters stream.
+    CHECK(streamed(jpeg, "a.png", strata::parse_chain("crop=x=10:y=600:width=500:height=400,gaussblur=2,flop")));
+    // A crop that does not fit fails as the filter says, before anything is written.
+    CHECK_THROWS_WITH_AS(streamed(jpeg, "d.png", strata::parse_chain("gaussblur=2,crop=x=1800:width=10:height=10")),
+                         doctest::Contains("does not fit in the 1804x1200 image"), strata::error);
+    CHECK_FALSE(fs::exists(folder.path / "d.png"));
     CHECK_FALSE(streamed(jpeg, "a.png", {}));
     strata::write_image(strata::read_image(jpeg), folder.path / "progressive.jpg", {.format_options = {"interlace"}});
     CHECK_FALSE(streamed(folder.path / "progressive.jpg", "a.png", gauss));
