@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -121,12 +122,22 @@ public:
         return state_->status == detail::task_status::failed;
     }
     bool valid() const noexcept { return state_ != nullptr; }
+    /// The process id of the worker that ran (or runs) the task; 0 while no
+    /// worker has taken it.
+    int worker_pid() const {
+        check_valid();
+        std::lock_guard lock(state_->mutex);
+        return state_->worker_pid;
+    }
 
     /// Calls `callback(future)` (or `callback()`) once the task has finished
-    /// (succeeded, failed or cancelled): on the pool's thread as it
-    /// finishes, or here and now if it has. The callback must be quick and
-    /// should not throw (what it throws is reported on stderr and dropped).
-    /// It stays registered while the returned hook lives:
+    /// (succeeded, failed or cancelled): on the pool's thread as it finishes
+    /// (on the cancelling thread for a cancel), or here and now, before this
+    /// returns, if it has finished already. It runs while the pool holds its
+    /// own lock: it must be quick, must not call the pool (submit, cancel,
+    /// stats) or wait for another future, and should not throw (what it
+    /// throws is reported on stderr and dropped); hand such work to another
+    /// thread. It stays registered while the returned hook lives:
     ///
     ///     std::atomic<int> done = 0;
     ///     strata::completion_hook hook = f.on_done([&] { ++done; });  // after `done`
@@ -144,7 +155,9 @@ public:
                 call();
             }
         });
-        state_->when_finished([registered] { registered->run(); });
+        // The state is kept until it finishes: a map_async future dropped
+        // after on_done still gets there (its parts hold it only weakly).
+        state_->when_finished([registered, keep = state_] { registered->run(); });
         return completion_hook(std::move(registered));
     }
 
@@ -236,9 +249,14 @@ public:
     /// Like next(), waiting at most `timeout`; nullopt if none finished.
     template <class Rep, class Period>
     std::optional<std::size_t> next_for(std::chrono::duration<Rep, Period> timeout) {
-        return list_.next(std::chrono::steady_clock::now() +
-                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout));
+        const auto now = std::chrono::steady_clock::now();
+        const auto room = std::chrono::steady_clock::time_point::max() - now;
+        // Compared as seconds: a timeout of milliseconds::max() would overflow nanoseconds.
+        return list_.next(std::chrono::duration<double>(timeout) >= std::chrono::duration<double>(room)
+                              ? std::chrono::steady_clock::time_point::max()
+                              : now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout));
     }
+    /// The future at `position` (a reference that the next add() may move).
     future<T>& operator[](std::size_t position) { return futures_.at(position); }
     /// Futures added so far.
     std::size_t size() const noexcept { return futures_.size(); }

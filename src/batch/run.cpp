@@ -132,6 +132,9 @@ struct batch_run {
     std::vector<fs::path> relative;
     std::vector<file_identity> before;
     const std::atomic<bool>* stop;
+    /// Items whose worker died while converting them, and that worker's pid:
+    /// it may have left a temporary file (a saver that writes by name).
+    std::vector<std::pair<std::size_t, int>> lost_workers = {};
 
     file_identity identity_of(std::size_t item) {
         try {
@@ -156,9 +159,7 @@ bool published_anyway(batch_run& run, std::size_t index) {
     std::error_code ec;
     item.bytes_out = fs::file_size(item.output, ec);
     try {
-        const image_info header = inspect(item.output, {.max_pixels = std::numeric_limits<std::uint64_t>::max()});
-        item.width = header.width;
-        item.height = header.height;
+        std::tie(item.width, item.height) = detail::image_size(item.output);
     } catch (const std::exception&) {
         // The size is only for the report.
     }
@@ -268,6 +269,11 @@ void run_files_on_pool(batch_run& run, const std::vector<std::size_t>& todo, poo
         const std::size_t position = results.next();
         const std::size_t index = running[position].item;
         const bool lost = attempt(run, index, [&] { return results[position].get(); });
+        // Killed, timed out or stopped mid-file: its worker may have left a
+        // temporary file behind (removed at the end, once it is reaped).
+        if (const int pid = results[position].worker_pid(); pid != 0 && !results[position].succeeded()) {
+            run.lost_workers.emplace_back(index, pid);
+        }
         if (lost && !run.stopped() && try_again(run.plan.items[index], running[position].tries_left)) {
             if (submit(index, running[position].tries_left)) continue;
         }
@@ -398,22 +404,21 @@ void run_batch(batch_plan& plan, const batch_options& options, pool* workers,
             finish(i);
         }
     }
-    own_pool.reset();  // every worker gone: what one left half-written can be told apart
+    own_pool.reset();  // every worker gone, and reaped
     for (const std::size_t i : todo) {
         batch_item& item = plan.items[i];
         if (item.status == item_status::pending) {
             item.status = item_status::interrupted;
             item.note = "the run was stopped before it started";
-            continue;
         }
-        // A worker killed while it wrote by name (--timeout, a stop, the OOM
-        // killer) could not remove its temporary file.
-        if (item.status != item_status::converted && item.status != item_status::skipped) {
-            try {
-                detail::remove_orphaned_temporaries(run.tree.place(run.relative[i]));
-            } catch (const std::exception&) {
-                // The folder is gone or cannot be opened: nothing to tidy there.
-            }
+    }
+    // A worker killed while it wrote by name (--timeout, a stop, the OOM
+    // killer) could not remove its temporary file.
+    for (const auto& [i, pid] : run.lost_workers) {
+        try {
+            detail::remove_orphaned_temporaries(run.tree.place(run.relative[i]), pid);
+        } catch (const std::exception&) {
+            // The folder is gone or cannot be opened: nothing to tidy there.
         }
     }
     run.tree.remove_empty_made_folders();

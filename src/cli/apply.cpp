@@ -70,7 +70,10 @@ private:
         std::unique_lock lock(mutex_);
         if (wake_.wait_for(lock, 1s, [&] { return stopped_; })) return;
         do {
+            // A terminal that stalls holds up only this thread, not stop().
+            lock.unlock();
             redraw_line(line(progress, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()));
+            lock.lock();
         } while (!wake_.wait_for(lock, 200ms, [&] { return stopped_; }));
         clear_line();
     }

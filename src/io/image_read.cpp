@@ -208,6 +208,7 @@ struct image_reader::state {
     VipsRegion* target_region = nullptr;
     int rows_read = 0;
     std::atomic<int>* counter = nullptr;  // count_rows_in
+    int last_row = -1;                    // read_no_further_than; -1: the image's height
     filter_chain chain;  // the chain to run on what is decoded
     double shrink = 1;   // how much smaller than stored it is decoded
     int pages = 1;       // held one above another
@@ -365,6 +366,7 @@ void image_reader::read_into(const row_ring& ring) {
 void image_reader::read_until(int y_end) {
     y_end = std::min(y_end, layout().height);
     if (y_end <= state_->rows_read) return;
+    const int rows_before = state_->rows_read;
     // A few hundred KB at a time: decoders fill their own buffer of the
     // requested size before it is copied, and a small one stays in cache.
     const int chunk = std::max(16, static_cast<int>((256 << 10) / std::max<std::size_t>(1, layout().row_bytes())));
@@ -391,8 +393,11 @@ void image_reader::read_until(int y_end) {
         state_->rows_read += rows.height;
         if (state_->counter != nullptr) state_->counter->store(state_->rows_read, std::memory_order_relaxed);
     }
-    if (state_->rows_read == layout().height) check_unchanged(state_->path, state_->version);
+    const int last = state_->last_row >= 0 ? std::min(state_->last_row, layout().height) : layout().height;
+    if (state_->rows_read >= last && rows_before < last) check_unchanged(state_->path, state_->version);
 }
+
+void image_reader::read_no_further_than(int rows) noexcept { state_->last_row = rows; }
 
 void image_reader::count_rows_in(std::atomic<int>* rows_read) noexcept { state_->counter = rows_read; }
 

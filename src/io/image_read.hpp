@@ -41,6 +41,9 @@ public:
     /// Decodes rows up to `y_end` (exclusive) into target(), from where the
     /// last call stopped. Throws image_error (a truncated file, say).
     void read_until(int y_end);
+    /// Only rows [0, rows) will be read (the rest are cropped away): the
+    /// file is checked for changes once they are, rather than at its end.
+    void read_no_further_than(int rows) noexcept;
     /// From now on, read_until stores the rows read so far in `rows_read`.
     void count_rows_in(std::atomic<int>* rows_read) noexcept;
     /// From now on, read_until decodes into `ring` rather than target(),

@@ -201,6 +201,20 @@ int generate_when_ready(VipsRegion* out, void* sequence, void*, void* ready, gbo
     return vips_region_region(out, source, rows, rows->left, rows->top);
 }
 
+// An image of this module's own over `source` (a memory image, or an
+// operation's result, whose header libvips shares through its cache), its
+// rows handed over once `ready` says they are complete. `ready` must outlive it.
+vips::VImage gated_image(const vips::VImage& source, const detail::rows_ready& ready, const std::filesystem::path& shown) {
+    VipsImage* gated = vips_image_new();
+    if (vips_image_pipelinev(gated, VIPS_DEMAND_STYLE_THINSTRIP, source.get_image(), nullptr) != 0 ||
+        vips_image_generate(gated, vips_start_one, generate_when_ready, vips_stop_one, source.get_image(),
+                            const_cast<detail::rows_ready*>(&ready)) != 0) {
+        g_object_unref(gated);
+        throw image_error(shown, detail::vips_failure_reason(vips::VError(), shown));
+    }
+    return vips::VImage(gated);
+}
+
 // Generates rows from a row_source: copied out of it once they are ready,
 // and then reported taken.
 int generate_from_source(VipsRegion* out, void*, void* source_of_rows, void*, gboolean*) {
@@ -319,9 +333,10 @@ void detail::write_rows_when_ready(const image_layout& layout, const std::shared
     }
     vips::VImage out(produced);
     image_layout out_layout = layout;
+    static const rows_ready every_row = [](int, int) { return true; };
     if (!then.steps.empty()) {
         try {
-            out = apply_edge_steps(out, layout, then);
+            out = gated_image(apply_edge_steps(out, layout, then), every_row, place.shown);
         } catch (const vips::VError& e) {
             throw image_error(place.shown, vips_failure_reason(e, place.shown));
         }
@@ -348,18 +363,8 @@ void detail::write_image_when_ready(const image& picture, const output_place& pl
     const auto& layout = picture.layout();
     vips::VImage memory = vips::VImage::new_from_memory(picture.pixels().data(), layout.bytes(), layout.width,
                                                         layout.height, layout.bands, vips_format(layout.type));
-    vips::VImage out = memory;
-    if (ready) {
-        VipsImage* gated = vips_image_new();
-        if (vips_image_pipelinev(gated, VIPS_DEMAND_STYLE_THINSTRIP, memory.get_image(), nullptr) != 0 ||
-            vips_image_generate(gated, vips_start_one, generate_when_ready, vips_stop_one, memory.get_image(),
-                                const_cast<rows_ready*>(&ready)) != 0) {
-            g_object_unref(gated);
-            throw image_error(place.shown, vips_failure_reason(vips::VError(), place.shown));
-        }
-        out = vips::VImage(gated);
-    }
-    encode_with_metadata(out, layout, picture.metadata(), place, options);
+    encode_with_metadata(ready ? gated_image(memory, ready, place.shown) : memory, layout, picture.metadata(), place,
+                         options);
 }
 
 void write_image(const image& picture, const std::filesystem::path& path, const write_options& options) {

@@ -33,8 +33,9 @@ std::string temporary_name(const std::string& name, std::string_view suffix) {
     return fmt::format(".{}.strata-{}-{:08x}{}", stem, ::getpid(), random() & 0xffffffffu, suffix);
 }
 
-// The process id in `name` if it is a temporary name of `stem`'s, else 0.
-pid_t temporary_owner(std::string_view name, const std::string& stem) {
+// The process id in `name` if it is a temporary name for an output of
+// `stem` and `suffix`, else 0.
+pid_t temporary_owner(std::string_view name, const std::string& stem, std::string_view suffix) {
     const std::string prefix = fmt::format(".{}.strata-", stem);
     if (!name.starts_with(prefix)) return 0;
     name.remove_prefix(prefix.size());
@@ -43,7 +44,7 @@ pid_t temporary_owner(std::string_view name, const std::string& stem) {
     if (failure != std::errc() || pid <= 0) return 0;
     name.remove_prefix(static_cast<std::size_t>(end - name.data()));
     // "-" and eight hex digits, then the suffix.
-    if (name.size() < 9 || name[0] != '-') return 0;
+    if (name.size() != 9 + suffix.size() || name[0] != '-' || !name.ends_with(suffix)) return 0;
     for (std::size_t i = 1; i < 9; ++i) {
         if (std::isxdigit(static_cast<unsigned char>(name[i])) == 0) return 0;
     }
@@ -157,7 +158,8 @@ void pending_file::publish(bool replace) {
     throw image_error(place_.shown, "cannot create: no free temporary name");
 }
 
-void remove_orphaned_temporaries(const output_place& place) noexcept {
+void remove_orphaned_temporaries(const output_place& place, pid_t owner) noexcept {
+    if (owner <= 0 || owner == ::getpid() || ::kill(owner, 0) == 0 || errno != ESRCH) return;  // not gone
     const int listing = ::openat(place.folder.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (listing < 0) return;
     DIR* folder = ::fdopendir(listing);
@@ -166,12 +168,11 @@ void remove_orphaned_temporaries(const output_place& place) noexcept {
         return;
     }
     try {
-        const std::string stem = std::filesystem::path(place.name).stem().string().substr(0, 160);
+        const std::filesystem::path name(place.name);
+        const std::string stem = name.stem().string().substr(0, 160);
+        const std::string suffix = name.extension().string();
         while (const dirent* entry = ::readdir(folder)) {
-            const pid_t owner = temporary_owner(entry->d_name, stem);
-            if (owner == 0 || owner == ::getpid()) continue;
-            if (::kill(owner, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
-            ::unlinkat(place.folder.get(), entry->d_name, 0);
+            if (temporary_owner(entry->d_name, stem, suffix) == owner) ::unlinkat(place.folder.get(), entry->d_name, 0);
         }
     } catch (...) {
         // Only tidiness is lost.

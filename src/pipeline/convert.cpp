@@ -78,15 +78,13 @@ void note_source(conversion& done, const std::shared_ptr<const detail::image_met
     done.content_note = fmt::format("{}", fmt::join(notes, "; "));
 }
 
-// True if `chain` is crops and flops (none or more), at least one step that
-// is not geometry and reads rows around its own (one stage of strips), and
-// crops and flops again: the geometry at the edges is the decoder's or the
-// encoder's, row by row.
+// True if `chain` is crops and flops (none or more), steps that are not
+// geometry (none or more: one stage of strips), and crops and flops again:
+// the geometry at the edges is the decoder's or the encoder's, row by row.
 bool streamable(const filter_chain& chain) {
     const std::size_t first = detail::leading_edge_steps(chain);
     std::size_t last = chain.steps.size();
     while (last > first && detail::streams_at_edge(chain.steps[last - 1])) --last;
-    if (first == last) return false;
     for (std::size_t i = first; i < last; ++i) {
         if (detail::is_geometry(chain.steps[i])) return false;
     }
@@ -134,7 +132,13 @@ public:
             done_[static_cast<std::size_t>(strip)] = true;
         }
         changed_.notify_all();
+        // Rows nobody encodes are taken once their strip has written them.
+        if (plan_.top(strip) < unwanted_) take(plan_.top(strip), std::min(plan_.bottom(strip), unwanted_));
     }
+
+    /// Rows [0, rows) are never encoded (a crop drops them): each strip's
+    /// share of them is taken as it finishes. Before any strip starts.
+    void never_encoded_above(int rows) { unwanted_ = rows; }
 
     /// No more strips will finish: every waiter gives up.
     void abandon() noexcept {
@@ -238,6 +242,7 @@ private:
     bool abandoned_ = false;
     int taken_from_top_ = 0;
     std::map<int, int> taken_apart_;  // top -> bottom of rows taken below taken_from_top_
+    int unwanted_ = 0;                // never_encoded_above
 };
 
 // How a strip over rows [top, bottom) is run: on a worker of `workers`, or
@@ -267,7 +272,11 @@ public:
     strip_runner(strip_work work, const image* release, int halo, const detail::strip_plan& plan, strip_gate& gate,
                  pool* workers, unsigned threads)
         : work_(std::move(work)), release_(release), plan_(plan), gate_(gate), workers_(workers),
-          arena_(static_cast<int>(threads)), halo_(halo) {}
+          arena_(static_cast<int>(threads)), halo_(halo) {
+        // No push_back below may throw between a submission and its hook.
+        running_.reserve(static_cast<std::size_t>(plan.count));
+        hooks_.reserve(static_cast<std::size_t>(plan.count));
+    }
 
     strip_runner(const strip_runner&) = delete;
     strip_runner& operator=(const strip_runner&) = delete;
@@ -492,17 +501,20 @@ conversion convert_streamed(detail::image_reader& reader, const std::filesystem:
     // start it were the decoder's); the strips run the steps between.
     const filter_chain& all = reader.chain();
     std::size_t middle_end = all.steps.size();
-    while (middle_end > 1 && detail::streams_at_edge(all.steps[middle_end - 1])) --middle_end;
+    while (middle_end > 0 && detail::streams_at_edge(all.steps[middle_end - 1])) --middle_end;
     const filter_chain chain = detail::sub_chain(all, 0, middle_end);
     const filter_chain then = detail::sub_chain(all, middle_end, all.steps.size());
     const image_layout& layout = reader.layout();
     const image_layout out_layout = detail::layout_after(chain, 0, chain.steps.size(), layout);
     const image_layout written_layout = detail::layout_after(all, 0, all.steps.size(), layout);
     const int halo = detail::stage_halo(chain, 0, chain.steps.size());
-    start_progress(options.progress, reader, written_layout.height);
     // The rows of the strips' output the encoder's crops keep: strips go no
-    // further down, and the rows above are as good as taken.
+    // further down, and the rows above are taken as soon as they are done.
     const auto [keep_top, keep_bottom] = detail::rows_kept(then, out_layout);
+    const int rows_decoded = std::min(layout.height, keep_bottom + halo);
+    start_progress(options.progress, reader, written_layout.height);
+    if (options.progress != nullptr) options.progress->rows_in.store(rows_decoded, std::memory_order_relaxed);
+    reader.read_no_further_than(rows_decoded);
     image_layout planned = layout;
     planned.height = keep_bottom;
     // On one thread, strips are only a matter of memory: chosen here.
@@ -534,13 +546,19 @@ conversion convert_streamed(detail::image_reader& reader, const std::filesystem:
     } at_end{in_ring, out_ring};
 
     strip_gate gate(plan);
-    gate.take(0, keep_top);
+    gate.never_encoded_above(keep_top);
+    // No filter between the edges: a strip is a copy, done here between reads.
+    const bool copy = chain.steps.empty();
     strip_runner runner(
         {[&](pool& on, int top, int bottom) { return detail::submit_ring_strip(on, chain, in_ring, out_ring, top, bottom); },
          [&](int top, int bottom, detail::strip_scratch& scratch) {
-             detail::run_ring_strip(chain, in_ring, out_ring, top, bottom, scratch);
+             if (copy) {
+                 std::memcpy(out_ring.row(top), in_ring.row(top), static_cast<std::size_t>(bottom - top) * layout.row_bytes());
+             } else {
+                 detail::run_ring_strip(chain, in_ring, out_ring, top, bottom, scratch);
+             }
          }},
-        nullptr, halo, plan, gate, workers, detail::worker_count(planning));
+        nullptr, halo, plan, gate, copy ? nullptr : workers, copy ? 1 : detail::worker_count(planning));
     conversion done;
     decode_filter_encode(
         gate, runner, plan.count,

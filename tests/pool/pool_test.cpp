@@ -491,6 +491,12 @@ TEST_CASE("Pool.Completion.on_done runs once when the task ends, with the finish
     int now = 0;
     strata::completion_hook late = good.on_done([&] { ++now; });
     CHECK(now == 1);
+    // A map_async future dropped at once still calls back when its parts are done.
+    std::atomic<bool> mapped = false;
+    strata::completion_hook whole =
+        workers.map_async(square, std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8}, 1).on_done([&] { mapped = true; });
+    for (int i = 0; i < 500 && !mapped; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(mapped);
 }
 
 TEST_CASE("Pool.Completion.a dismissed hook's callback never runs, and dismissal waits for a run under way") {

@@ -162,7 +162,11 @@ TEST_CASE("Convert.Streaming.an image many times taller than the rings comes out
           // Crops and flops at either end: the decoder's and the encoder's.
           "crop=x=3:y=1000:width=90:height=6000,gaussblur=2,flop",
           "flop , median=5 , crop=x=0:y=17:width=50:height=8000",
-          "crop=x=5:y=5:width=80:height=8990,flop,invert,sharpen,flop,crop=x=1:y=2:width=70:height=100"}) {
+          "crop=x=5:y=5:width=80:height=8990,flop,invert,sharpen,flop,crop=x=1:y=2:width=70:height=100",
+          // Rows far above and below what the encoder's crop keeps, a halo wider than short strips.
+          "gaussblur=4,crop=x=0:y=3000:width=97:height=3000",
+          // No filter at all, or crops and flops only: copies.
+          "", "crop=x=2:y=100:width=60:height=5000,flop"}) {
         const auto reference = folder.path / "reference.png";
         write_in_turn(input, reference, chain);
         for (const auto where : {strata::backend::processes, strata::backend::threads, strata::backend::serial}) {
@@ -198,19 +202,20 @@ TEST_CASE("Convert.Streaming.what streams, what is held whole, and the pixel lim
     CHECK(streamed(jpeg, "a.png", gauss, {.where = strata::backend::serial}));
     // One thread for strips: the decoder's own (it must not wait on itself).
     CHECK(streamed(jpeg, "a.png", gauss, {.where = strata::backend::threads, .workers = 1, .strips = 64}));
-    // Held whole: a saver that needs every row, geometry, no chain, a
+    // Held whole: a saver that needs every row, geometry that is not a crop or flop, a
     // progressive JPEG or interlaced PNG, an image to turn upright.
     CHECK_FALSE(streamed(jpeg, "a.webp", gauss));
     CHECK_FALSE(streamed(jpeg, "a.png", strata::parse_chain("gaussblur=2,flip")));
     CHECK_FALSE(streamed(jpeg, "a.png", strata::parse_chain("gaussblur=2,flop,invert")));
-    CHECK_FALSE(streamed(jpeg, "a.png", strata::parse_chain("crop=width=100:height=100,flop")));
+    // No filter: a conversion, or crops and flops only, streams as copies.
+    CHECK(streamed(jpeg, "a.png", {}));
+    CHECK(streamed(jpeg, "a.png", strata::parse_chain("crop=width=100:height=100,flop")));
     // Crops and flops before and after the filters stream.
     CHECK(streamed(jpeg, "a.png", strata::parse_chain("crop=x=10:y=600:width=500:height=400,gaussblur=2,flop")));
     // A crop that does not fit fails as the filter says, before anything is written.
     CHECK_THROWS_WITH_AS(streamed(jpeg, "d.png", strata::parse_chain("gaussblur=2,crop=x=1800:width=10:height=10")),
                          doctest::Contains("does not fit in the 1804x1200 image"), strata::error);
     CHECK_FALSE(fs::exists(folder.path / "d.png"));
-    CHECK_FALSE(streamed(jpeg, "a.png", {}));
     strata::write_image(strata::read_image(jpeg), folder.path / "progressive.jpg", {.format_options = {"interlace"}});
     CHECK_FALSE(streamed(folder.path / "progressive.jpg", "a.png", gauss));
     strata::write_image(strata::read_image(jpeg), folder.path / "interlaced.png", {.format_options = {"interlace"}});
@@ -230,7 +235,7 @@ TEST_CASE("Convert.Streaming.what streams, what is held whole, and the pixel lim
     CHECK_FALSE(fs::exists(folder.path / "c.png"));
 }
 
-TEST_CASE("Convert.Failure.temporary files of processes that are gone are removed, others kept") {
+TEST_CASE("Convert.Failure.a gone worker's temporary files for an output are removed, nothing else") {
     temp_folder folder;
     // A process id that is free now: a child that has exited and been reaped.
     const pid_t gone = ::fork();
@@ -238,16 +243,25 @@ TEST_CASE("Convert.Failure.temporary files of processes that are gone are remove
     REQUIRE(gone > 0);
     REQUIRE(::waitpid(gone, nullptr, 0) == gone);
     const auto make = [&](const std::string& name) { std::ofstream(folder.path / name) << "partial"; };
-    const std::string orphan = ".photo.strata-" + std::to_string(gone) + "-0123abcd.fits";
-    const std::string mine = ".photo.strata-" + std::to_string(::getpid()) + "-0123abcd.fits";
-    const std::string live_parent = ".photo.strata-" + std::to_string(::getppid()) + "-89abcdef.fits";
-    const std::string other_stem = ".photos.strata-" + std::to_string(gone) + "-0123abcd.fits";
-    const std::string not_hex = ".photo.strata-" + std::to_string(gone) + "-0123abcz.fits";
-    for (const auto& name : {orphan, mine, live_parent, other_stem, not_hex, std::string("photo.fits")}) make(name);
-    strata::detail::remove_orphaned_temporaries(strata::detail::place_of(folder.path / "photo.fits"));
+    const std::string pid = std::to_string(gone);
+    const std::string orphan = ".photo.strata-" + pid + "-0123abcd.fits";
+    const std::vector<std::string> kept = {
+        ".photo.strata-" + pid + "-0123abcd.png",                         // another output's
+        ".photos.strata-" + pid + "-0123abcd.fits",                       // another stem's
+        ".photo.strata-" + pid + "-0123abcz.fits",                        // not a name strata makes
+        ".photo.strata-" + std::to_string(::getppid()) + "-89abcdef.fits",  // a live process's
+        "photo.fits"};
+    make(orphan);
+    for (const auto& name : kept) make(name);
+    const auto place = strata::detail::place_of(folder.path / "photo.fits");
+    // A live owner (this process, its parent) leaves everything.
+    strata::detail::remove_orphaned_temporaries(place, ::getppid());
+    strata::detail::remove_orphaned_temporaries(place, ::getpid());
+    CHECK(std::filesystem::exists(folder.path / orphan));
+    strata::detail::remove_orphaned_temporaries(place, gone);
     CHECK_FALSE(std::filesystem::exists(folder.path / orphan));
-    for (const auto& kept : {mine, live_parent, other_stem, not_hex, std::string("photo.fits")}) {
-        CAPTURE(kept);
-        CHECK(std::filesystem::exists(folder.path / kept));
+    for (const auto& name : kept) {
+        CAPTURE(name);
+        CHECK(std::filesystem::exists(folder.path / name));
     }
 }

@@ -104,6 +104,10 @@ private:
 class STRATA_API completion_list {
 public:
     completion_list();
+    completion_list(const completion_list&) = delete;  // copies would take each other's arrivals
+    completion_list& operator=(const completion_list&) = delete;
+    completion_list(completion_list&&) noexcept = default;
+    completion_list& operator=(completion_list&&) noexcept = default;
     /// Watches `state`; returns its position (0, 1, ...).
     std::size_t add(const std::shared_ptr<future_state>& state);
     /// The position of the next state to finish that next() has not

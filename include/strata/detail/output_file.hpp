@@ -2,6 +2,8 @@
 // only once complete, relative to a folder held open.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -62,9 +64,10 @@ private:
     std::unique_ptr<temporary_file_guard> guard_;
 };
 
-/// Removes the hidden temporary files of `place` that a process now gone
-/// left behind (a worker killed while it wrote, before it could remove its
-/// own); files of live processes are left alone. Never throws.
-STRATA_API void remove_orphaned_temporaries(const output_place& place) noexcept;
+/// Removes the hidden temporary files for `place` that process `owner` made,
+/// if it is gone (a worker killed while it wrote, before it could remove
+/// its own): nothing of a live process, of another output, or of another
+/// process. Never throws.
+STRATA_API void remove_orphaned_temporaries(const output_place& place, pid_t owner) noexcept;
 
 }  // namespace strata::detail
