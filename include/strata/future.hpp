@@ -133,11 +133,12 @@ public:
     /// Calls `callback(future)` (or `callback()`) once the task has finished
     /// (succeeded, failed or cancelled): on the pool's thread as it finishes
     /// (on the cancelling thread for a cancel), or here and now, before this
-    /// returns, if it has finished already. It runs while the pool holds its
-    /// own lock: it must be quick, must not call the pool (submit, cancel,
-    /// stats) or wait for another future, and should not throw (what it
-    /// throws is reported on stderr and dropped); hand such work to another
-    /// thread. It stays registered while the returned hook lives:
+    /// returns, if it has finished already. The pool holds no lock of its own
+    /// then, so the callback may submit or cancel; but while it runs, the
+    /// pool's thread hands out and collects nothing: keep it quick, do not
+    /// wait there for another task, and do not throw (what it throws is
+    /// reported on stderr and dropped). It stays registered while the
+    /// returned hook lives:
     ///
     ///     std::atomic<int> done = 0;
     ///     strata::completion_hook hook = f.on_done([&] { ++done; });  // after `done`

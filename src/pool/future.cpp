@@ -74,7 +74,39 @@ void future_state::finish(task_status outcome, std::exception_ptr error, std::ve
         callbacks.swap(on_finish);
     }
     changed.notify_all();
+    if (deferred_callbacks::hold(callbacks)) return;
     for (auto& callback : callbacks) callback();
+}
+
+namespace {
+thread_local deferred_callbacks* deferring = nullptr;
+}  // namespace
+
+deferred_callbacks::deferred_callbacks() noexcept : outer_(deferring) { deferring = this; }
+
+deferred_callbacks::~deferred_callbacks() {
+    run();
+    deferring = outer_;
+}
+
+void deferred_callbacks::run() noexcept {
+    while (!held_.empty()) {
+        std::vector<std::function<void()>> now;
+        now.swap(held_);
+        for (auto& callback : now) {
+            try {
+                callback();
+            } catch (...) {
+                // Callbacks of strata's own do not throw; on_done's catch their own.
+            }
+        }
+    }
+}
+
+bool deferred_callbacks::hold(std::vector<std::function<void()>>& callbacks) {
+    if (deferring == nullptr) return false;
+    for (auto& callback : callbacks) deferring->held_.push_back(std::move(callback));
+    return true;
 }
 
 void future_state::when_finished(std::function<void()> callback) {

@@ -312,6 +312,8 @@ void pool_core::join() {
 // --- dispatcher thread -------------------------------------------------------
 
 void pool_core::dispatch() {
+    // Before the lock, so that what is still held runs after it is released.
+    detail::deferred_callbacks callbacks;
     std::unique_lock lock(mutex_);
     if (options_.start == start_method::fork) {
         // First thing, while the constructing thread only waits: the fork
@@ -394,6 +396,7 @@ void pool_core::dispatch() {
                                std::all_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->in_flight.size() > 4; });
         dispatcher_asleep_ = true;
         lock.unlock();
+        callbacks.run();  // of the tasks finished under the lock
         if (saturated) std::this_thread::sleep_for(std::chrono::microseconds(100));
         const int ready = ::poll(watched.data(), watched.size(), wait_ms);
         lock.lock();

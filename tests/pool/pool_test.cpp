@@ -523,6 +523,17 @@ TEST_CASE("Pool.Completion.a dismissed hook's callback never runs, and dismissal
         while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     CHECK(returned);
+    // A callback may use the pool: the pool's lock is not held while it runs.
+    std::atomic<bool> submitted = false;
+    strata::future<int> next;
+    auto first = workers.submit(sleep_ms, 1);
+    strata::completion_hook chained = first.on_done([&] {
+        next = workers.submit(sleep_ms, 2);
+        submitted = true;
+    });
+    for (int i = 0; i < 500 && !submitted; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(submitted);
+    CHECK(next.get() == 2);
     // A callback that throws is dropped; the pool goes on.
     auto thrower = workers.submit(square, std::int64_t{2});
     strata::completion_hook hook = thrower.on_done([] { throw std::runtime_error("callback failure"); });

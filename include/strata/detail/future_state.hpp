@@ -75,6 +75,25 @@ struct STRATA_API future_state {
     static std::shared_ptr<future_state> combine(std::string task, std::vector<std::shared_ptr<future_state>> parts);
 };
 
+/// While one lives on a thread, the callbacks of states that finish on that
+/// thread are held, in order, until run() or its end: the pool's dispatcher
+/// finishes tasks under its lock and runs their callbacks after releasing it.
+class STRATA_API deferred_callbacks {
+public:
+    deferred_callbacks() noexcept;
+    ~deferred_callbacks();
+    deferred_callbacks(const deferred_callbacks&) = delete;
+    deferred_callbacks& operator=(const deferred_callbacks&) = delete;
+    /// Runs what is held (and what those callbacks finish in turn).
+    void run() noexcept;
+    /// Holds `callbacks` if a deferred_callbacks lives on this thread; false if none does.
+    static bool hold(std::vector<std::function<void()>>& callbacks);
+
+private:
+    std::vector<std::function<void()>> held_;
+    deferred_callbacks* outer_;
+};
+
 /// A callback registered through future::on_done. It runs at most once,
 /// never after dismiss(), and dismiss() returns only when a run under way
 /// on another thread has returned: whoever holds the hook decides how long
