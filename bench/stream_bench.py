@@ -6,7 +6,9 @@ libvips doing the same, in one run whose rounds alternate the tools.
 
 Workloads (gaussblur sigma 3 to JPEG Q90; vips with --min-ampl 0.01, which
 gives the kernel OpenCV uses for sigma 3: 19 taps):
-- a 20480x20480 JPEG: `strata apply` against `vips gaussblur`;
+- a 20480x20480 JPEG: `strata apply` against `vips gaussblur`, and the same
+  file converted with no filter (`strata apply` without -f against
+  `vips copy`, both to JPEG Q90);
 - 40960x10240 and 40960x40960 JPEGs (1.2 and 5 GB decoded): strata only, to
   show that memory does not grow with the height;
 - one 4096x4096 photograph: `strata apply` against `vips gaussblur`;
@@ -132,6 +134,9 @@ def main():
         return lambda: measured([strata, "apply", path, os.path.join(fresh(out), "o.jpg"), "-f", "gaussblur=3",
                                  "-q", "90", "-w", w])
 
+    def strata_convert(path):
+        return lambda: measured([strata, "apply", path, os.path.join(fresh(out), "o.jpg"), "-q", "90", "-w", w])
+
     def vips_blur(path):
         return lambda: measured(["vips", "gaussblur", path, os.path.join(fresh(out), "o.jpg[Q=90]"), "3",
                                  "--min-ampl", "0.01"])
@@ -139,6 +144,10 @@ def main():
     results = {
         "20480x20480": workload("20480^2", {"strata apply": strata_apply(big), "vips gaussblur": vips_blur(big)},
                                 options.rounds, log),
+        "20480x20480, no filter": workload("20480^2 convert", {
+            "strata apply": strata_convert(big),
+            "vips copy": lambda: measured(["vips", "copy", big, os.path.join(fresh(out), "o.jpg[Q=90]")]),
+        }, options.rounds, log),
         "40960x10240": workload("40960x10240", {"strata apply": strata_apply(wide_low)}, 1, log),
         "40960x40960": workload("40960^2", {"strata apply": strata_apply(wide_high)}, 1, log),
         "4096x4096": workload("4096^2", {"strata apply": strata_apply(photos[0]), "vips gaussblur": vips_blur(photos[0])},
@@ -158,6 +167,12 @@ def main():
         "20480^2: strata PSS sum / vips peak RSS (bar 2)":
             big_r["strata apply"]["pss_sum_mib"] / big_r["vips gaussblur"]["largest_rss_mib"],
         "20480^2: strata time / vips time (bar 0.9)": big_r["strata apply"]["median_s"] / big_r["vips gaussblur"]["median_s"],
+        "20480^2 no filter: strata time / vips copy time":
+            results["20480x20480, no filter"]["strata apply"]["median_s"] /
+            results["20480x20480, no filter"]["vips copy"]["median_s"],
+        "20480^2 no filter: strata PSS sum / vips copy peak RSS":
+            results["20480x20480, no filter"]["strata apply"]["pss_sum_mib"] /
+            results["20480x20480, no filter"]["vips copy"]["largest_rss_mib"],
         "40960^2: strata PSS sum, MiB (bar 256)": high,
         "40960 wide: PSS at 40960 rows / at 10240 rows (bar 1.2)": high / low,
         "4096^2: strata time / vips time (bar 0.85)":

@@ -109,6 +109,8 @@ private:
         const std::string bar = fmt::format("[{:=<{}}{:<{}}]", "", filled, done < 1 ? ">" : "", width - filled);
         const std::string so_far = duration_text(elapsed) + " so far";
         const auto room = static_cast<std::size_t>(std::max(1, terminal_columns() - 1));
+        // Too narrow even for that: the percentage alone, never a field cut short.
+        if (essential.size() > room) return fmt::format("{:3.0f}%", 100 * done).substr(0, room);
         std::string text = essential;
         if (text.size() + 2 + rows.size() <= room) text += "  " + rows;
         if (bar.size() + 1 + text.size() <= room) text = bar + " " + text;

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <set>
@@ -188,15 +189,29 @@ struct descriptor_sink {
 };
 
 
-// Generates rows of a memory image (the start function's region on it) once
-// `ready` says they are complete.
-int generate_when_ready(VipsRegion* out, void* sequence, void*, void* ready, gboolean*) {
-    auto* source = static_cast<VipsRegion*>(sequence);
-    const VipsRect* rows = &out->valid;
-    if (!(*static_cast<const detail::rows_ready*>(ready))(rows->top, rows->top + rows->height)) {
-        vips_error("strata", "rows %d to %d of the image were never produced", rows->top, rows->top + rows->height);
+// Rows handed to an encoder, and whether any it asked for never came: a
+// saver may finish and report success although its pixels failed (libvips'
+// PNG saver on a small image does), so the file is published only if not.
+template <class Rows>
+struct gated {
+    const Rows& rows;
+    std::atomic<bool> refused{false};
+
+    // What an encoder's generate function says when `rows` refuse.
+    int refuse(int top, int bottom) {
+        refused = true;
+        vips_error("strata", "rows %d to %d of the image were never produced", top, bottom);
         return -1;
     }
+};
+
+// Generates rows of a memory image (the start function's region on it) once
+// `ready` says they are complete.
+int generate_when_ready(VipsRegion* out, void* sequence, void*, void* gate, gboolean*) {
+    auto* source = static_cast<VipsRegion*>(sequence);
+    auto& ready = *static_cast<gated<detail::rows_ready>*>(gate);
+    const VipsRect* rows = &out->valid;
+    if (!ready.rows(rows->top, rows->top + rows->height)) return ready.refuse(rows->top, rows->top + rows->height);
     if (vips_region_prepare(source, rows) != 0) return -1;
     return vips_region_region(out, source, rows, rows->left, rows->top);
 }
@@ -204,28 +219,25 @@ int generate_when_ready(VipsRegion* out, void* sequence, void*, void* ready, gbo
 // An image of this module's own over `source` (a memory image, or an
 // operation's result, whose header libvips shares through its cache), its
 // rows handed over once `ready` says they are complete. `ready` must outlive it.
-vips::VImage gated_image(const vips::VImage& source, const detail::rows_ready& ready, const std::filesystem::path& shown) {
-    VipsImage* gated = vips_image_new();
-    if (vips_image_pipelinev(gated, VIPS_DEMAND_STYLE_THINSTRIP, source.get_image(), nullptr) != 0 ||
-        vips_image_generate(gated, vips_start_one, generate_when_ready, vips_stop_one, source.get_image(),
-                            const_cast<detail::rows_ready*>(&ready)) != 0) {
-        g_object_unref(gated);
+vips::VImage gated_image(const vips::VImage& source, gated<detail::rows_ready>& ready, const std::filesystem::path& shown) {
+    VipsImage* image = vips_image_new();
+    if (vips_image_pipelinev(image, VIPS_DEMAND_STYLE_THINSTRIP, source.get_image(), nullptr) != 0 ||
+        vips_image_generate(image, vips_start_one, generate_when_ready, vips_stop_one, source.get_image(), &ready) != 0) {
+        g_object_unref(image);
         throw image_error(shown, detail::vips_failure_reason(vips::VError(), shown));
     }
-    return vips::VImage(gated);
+    return vips::VImage(image);
 }
 
 // Generates rows from a row_source: copied out of it once they are ready,
 // and then reported taken.
-int generate_from_source(VipsRegion* out, void*, void* source_of_rows, void*, gboolean*) {
-    const auto& source = *static_cast<const detail::row_source*>(source_of_rows);
+int generate_from_source(VipsRegion* out, void*, void* gate, void*, gboolean*) {
+    auto& gated_source = *static_cast<gated<detail::row_source>*>(gate);
+    const detail::row_source& source = gated_source.rows;
     const VipsRect* rows = &out->valid;
     const int bottom = rows->top + rows->height;
     // Each row is asked for once, in whole or (under a crop) in part.
-    if (!source.ready(rows->top, bottom)) {
-        vips_error("strata", "rows %d to %d of the image were never produced", rows->top, bottom);
-        return -1;
-    }
+    if (!source.ready(rows->top, bottom)) return gated_source.refuse(rows->top, bottom);
     const auto pixel = static_cast<std::size_t>(VIPS_IMAGE_SIZEOF_PEL(out->im));
     const auto left = static_cast<std::size_t>(rows->left) * pixel;
     const auto bytes = static_cast<std::size_t>(rows->width) * pixel;
@@ -235,7 +247,8 @@ int generate_from_source(VipsRegion* out, void*, void* source_of_rows, void*, gb
 }
 
 // Encodes `out` into a new file at `place`, named only once complete.
-void encode_to(const vips::VImage& out, const detail::output_place& place, const std::string& bracket, bool overwrite) {
+void encode_to(const vips::VImage& out, const detail::output_place& place, const std::string& bracket, bool overwrite,
+               const std::atomic<bool>* refused) {
     const std::string suffix = std::filesystem::path(place.name).extension().string();
     const std::string format = suffix + bracket;
     // Savers without a target (FITS, say), and the .v saver, whose target
@@ -269,6 +282,9 @@ void encode_to(const vips::VImage& out, const detail::output_place& place, const
             throw image_error(place.shown, detail::vips_failure_reason(e, file.path()));
         }
     }
+    if (refused != nullptr && refused->load()) {
+        throw image_error(place.shown, "the encoder finished without every row (the rows were never produced)");
+    }
     file.publish(overwrite);
 }
 
@@ -280,7 +296,8 @@ namespace {
 // which libvips caches and shares) and encodes it to `place`.
 void encode_with_metadata(vips::VImage out, const image_layout& layout,
                           const std::shared_ptr<const detail::image_metadata>& metadata,
-                          const detail::output_place& place, const write_options& options) {
+                          const detail::output_place& place, const write_options& options,
+                          const std::atomic<bool>* refused = nullptr) {
     out.get_image()->Type = detail::interpretation_for(layout);
     if (metadata) {
         out.get_image()->Xres = metadata->xres;
@@ -298,7 +315,7 @@ void encode_with_metadata(vips::VImage out, const image_layout& layout,
     if (options.strip_metadata) settings.emplace_back("strip");
     settings.insert(settings.end(), options.format_options.begin(), options.format_options.end());
     const std::string bracket = settings.empty() ? "" : fmt::format("[{}]", fmt::join(settings, ","));
-    encode_to(out, place, bracket, options.overwrite);
+    encode_to(out, place, bracket, options.overwrite, refused);
 }
 
 // Refuses, before any work, an output no saver writes or options it does not take.
@@ -322,28 +339,29 @@ void detail::write_rows_when_ready(const image_layout& layout, const std::shared
                                    const row_source& rows, const output_place& place, const write_options& options,
                                    const filter_chain& then) {
     check_output(place, options);
+    gated<row_source> source{rows};
     VipsImage* produced = vips_image_new();
     vips_image_init_fields(produced, layout.width, layout.height, layout.bands, vips_format(layout.type),
                            VIPS_CODING_NONE, interpretation_for(layout), 1.0, 1.0);
     if (vips_image_pipelinev(produced, VIPS_DEMAND_STYLE_THINSTRIP, nullptr) != 0 ||
-        vips_image_generate(produced, nullptr, generate_from_source, nullptr, const_cast<row_source*>(&rows), nullptr) !=
-            0) {
+        vips_image_generate(produced, nullptr, generate_from_source, nullptr, &source, nullptr) != 0) {
         g_object_unref(produced);
         throw image_error(place.shown, vips_failure_reason(vips::VError(), place.shown));
     }
     vips::VImage out(produced);
     image_layout out_layout = layout;
     static const rows_ready every_row = [](int, int) { return true; };
+    gated<rows_ready> own{every_row};
     if (!then.steps.empty()) {
         try {
-            out = gated_image(apply_edge_steps(out, layout, then), every_row, place.shown);
+            out = gated_image(apply_edge_steps(out, layout, then), own, place.shown);
         } catch (const vips::VError& e) {
             throw image_error(place.shown, vips_failure_reason(e, place.shown));
         }
         out_layout.width = out.width();
         out_layout.height = out.height();
     }
-    encode_with_metadata(out, out_layout, metadata, place, options);
+    encode_with_metadata(out, out_layout, metadata, place, options, &source.refused);
 }
 
 bool detail::saver_writes_in_order(const std::string& name) {
@@ -363,8 +381,9 @@ void detail::write_image_when_ready(const image& picture, const output_place& pl
     const auto& layout = picture.layout();
     vips::VImage memory = vips::VImage::new_from_memory(picture.pixels().data(), layout.bytes(), layout.width,
                                                         layout.height, layout.bands, vips_format(layout.type));
-    encode_with_metadata(ready ? gated_image(memory, ready, place.shown) : memory, layout, picture.metadata(), place,
-                         options);
+    gated<rows_ready> gate{ready};
+    encode_with_metadata(ready ? gated_image(memory, gate, place.shown) : memory, layout, picture.metadata(), place,
+                         options, &gate.refused);
 }
 
 void write_image(const image& picture, const std::filesystem::path& path, const write_options& options) {

@@ -265,3 +265,21 @@ TEST_CASE("Convert.Failure.a gone worker's temporary files for an output are rem
         CHECK(std::filesystem::exists(folder.path / name));
     }
 }
+
+TEST_CASE("Convert.Failure.a streamed crop below where a file is cut leaves no file, though the saver says it wrote one") {
+    temp_folder folder;
+    // The bundled 512x512 PNG cut at about half its rows.
+    const auto whole = bytes_of(testdata() / "photos" / "camera.png");
+    const auto cut = folder.path / "cut.png";
+    std::ofstream(cut, std::ios::binary).write(whole.data(), 70000);
+    const auto chain = strata::parse_chain("crop=x=0:y=500:width=10:height=10");
+    for (const auto where : {strata::backend::processes, strata::backend::threads, strata::backend::serial}) {
+        for (int attempt = 0; attempt < 4; ++attempt) {
+            CAPTURE(static_cast<int>(where));
+            const auto output = folder.path / "out.png";
+            CHECK_THROWS_AS(strata::convert_file(cut, output, chain, {}, {}, {.where = where, .workers = 2}, &two_workers()),
+                            strata::error);
+            CHECK_FALSE(fs::exists(output));
+        }
+    }
+}
