@@ -188,7 +188,6 @@ struct descriptor_sink {
     }
 };
 
-
 // Rows handed to an encoder, and whether any it asked for never came: a
 // saver may finish and report success although its pixels failed (libvips'
 // PNG saver on a small image does), so the file is published only if not.

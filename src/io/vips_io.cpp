@@ -227,6 +227,12 @@ std::pair<int, int> rows_kept(const filter_chain& steps, const image_layout& lay
     return {top, top + current.height};
 }
 
+std::size_t trailing_edge_steps_from(const filter_chain& chain, std::size_t first) {
+    std::size_t last = chain.steps.size();
+    while (last > first && streams_at_edge(chain.steps[last - 1])) --last;
+    return last;
+}
+
 vips::VImage apply_edge_steps(vips::VImage image, const image_layout& layout, const filter_chain& steps) {
     image_layout current = layout;
     for (const chain_step& step : steps.steps) {

@@ -70,6 +70,10 @@ bool streams_at_edge(const chain_step& step);
 /// How many steps from the first on stream at an edge.
 std::size_t leading_edge_steps(const filter_chain& chain);
 
+/// Where the steps that stream at an edge and end the chain start: at most
+/// the end, at least `first`.
+std::size_t trailing_edge_steps_from(const filter_chain& chain, std::size_t first);
+
 /// The rows of an image of `layout` that the crops among `steps` (each one
 /// that streams_at_edge) keep: [first, second).
 std::pair<int, int> rows_kept(const filter_chain& steps, const image_layout& layout);

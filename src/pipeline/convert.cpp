@@ -83,8 +83,7 @@ void note_source(conversion& done, const std::shared_ptr<const detail::image_met
 // the geometry at the edges is the decoder's or the encoder's, row by row.
 bool streamable(const filter_chain& chain) {
     const std::size_t first = detail::leading_edge_steps(chain);
-    std::size_t last = chain.steps.size();
-    while (last > first && detail::streams_at_edge(chain.steps[last - 1])) --last;
+    const std::size_t last = detail::trailing_edge_steps_from(chain, first);
     for (std::size_t i = first; i < last; ++i) {
         if (detail::is_geometry(chain.steps[i])) return false;
     }
@@ -500,8 +499,7 @@ conversion convert_streamed(detail::image_reader& reader, const std::filesystem:
     // The crops and flops that end the chain are the encoder's (those that
     // start it were the decoder's); the strips run the steps between.
     const filter_chain& all = reader.chain();
-    std::size_t middle_end = all.steps.size();
-    while (middle_end > 0 && detail::streams_at_edge(all.steps[middle_end - 1])) --middle_end;
+    const std::size_t middle_end = detail::trailing_edge_steps_from(all, 0);
     const filter_chain chain = detail::sub_chain(all, 0, middle_end);
     const filter_chain then = detail::sub_chain(all, middle_end, all.steps.size());
     const image_layout& layout = reader.layout();
