@@ -11,6 +11,9 @@ gives the kernel OpenCV uses for sigma 3: 19 taps):
   `vips copy`, both to JPEG Q90);
 - 40960x10240 and 40960x40960 JPEGs (1.2 and 5 GB decoded): strata only, to
   show that memory does not grow with the height;
+- the 20480x20480 image as PNG to a 512 px thumbnail (PNG has no
+  shrink-on-load: every row is decoded and averaged as it comes):
+  `strata apply -f thumbnail=512` against `vipsthumbnail -s 512`;
 - one 4096x4096 photograph: `strata apply` against `vips gaussblur`;
 - 8 such photographs: `strata batch` against `xargs -P2 vips gaussblur`.
 Memory is sampled every 20 ms over the whole process tree: the sum of the
@@ -110,6 +113,14 @@ def make_big(work, width, height):
     return path
 
 
+def as_png(work, jpeg):
+    """`jpeg` saved as a PNG (fastest compression), once."""
+    path = os.path.join(work, os.path.basename(jpeg).replace(".jpg", ".png"))
+    if not os.path.exists(path):
+        vips("copy", jpeg, path + "[compression=1]")
+    return path
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -127,6 +138,7 @@ def main():
     out = os.path.join(options.work, "stream-out")
     big = make_big(options.work, 20480, 20480)
     wide_low, wide_high = make_big(options.work, 40960, 10240), make_big(options.work, 40960, 40960)
+    big_png = as_png(options.work, big)
     folder, photos = make_inputs(options.work, 4096, 8)
     log("inputs made")
 
@@ -147,6 +159,12 @@ def main():
         "20480x20480, no filter": workload("20480^2 convert", {
             "strata apply": strata_convert(big),
             "vips copy": lambda: measured(["vips", "copy", big, os.path.join(fresh(out), "o.jpg[Q=90]")]),
+        }, options.rounds, log),
+        "20480x20480 PNG to a 512 px thumbnail": workload("thumbnail", {
+            "strata apply": lambda: measured([strata, "apply", big_png, os.path.join(fresh(out), "o.jpg"), "-f",
+                                              "thumbnail=512", "-q", "90", "-w", w]),
+            "vipsthumbnail": lambda: measured(["vipsthumbnail", big_png, "-s", "512", "-o",
+                                               os.path.join(fresh(out), "o.jpg[Q=90]")]),
         }, options.rounds, log),
         "40960x10240": workload("40960x10240", {"strata apply": strata_apply(wide_low)}, 1, log),
         "40960x40960": workload("40960^2", {"strata apply": strata_apply(wide_high)}, 1, log),
@@ -173,6 +191,12 @@ def main():
         "20480^2 no filter: strata PSS sum / vips copy peak RSS":
             results["20480x20480, no filter"]["strata apply"]["pss_sum_mib"] /
             results["20480x20480, no filter"]["vips copy"]["largest_rss_mib"],
+        "PNG thumbnail: strata time / vipsthumbnail time":
+            results["20480x20480 PNG to a 512 px thumbnail"]["strata apply"]["median_s"] /
+            results["20480x20480 PNG to a 512 px thumbnail"]["vipsthumbnail"]["median_s"],
+        "PNG thumbnail: strata PSS sum / vipsthumbnail peak RSS":
+            results["20480x20480 PNG to a 512 px thumbnail"]["strata apply"]["pss_sum_mib"] /
+            results["20480x20480 PNG to a 512 px thumbnail"]["vipsthumbnail"]["largest_rss_mib"],
         "40960^2: strata PSS sum, MiB (bar 256)": high,
         "40960 wide: PSS at 40960 rows / at 10240 rows (bar 1.2)": high / low,
         "4096^2: strata time / vips time (bar 0.85)":

@@ -53,6 +53,13 @@ STRATA_FILTER(strata::filter_spec{
     },
     .takes_size = true,
     .shrinks_on_load = true,
+    .shrinks_by_area = [](const strata::image_layout& input,
+                          const strata::filter_args& args) -> std::optional<strata::area_shrink> {
+        const cv::Size size = target(input.width, input.height, args);
+        if (args.choice("interpolation") != "area" || size.width > input.width || size.height > input.height) return {};
+        return strata::area_shrink{.width = size.width, .height = size.height, .kept_width = size.width,
+                                   .kept_height = size.height};
+    },
 });
 
 }  // namespace

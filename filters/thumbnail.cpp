@@ -34,7 +34,9 @@ cv::Size final_size(int width, int height, const strata::filter_args& args) {
     return size;
 }
 
-// Area average for shrinking; bicubic where an axis grows.
+// Area average when no axis grows, bicubic where one does; colour weighted
+// by alpha when there is one, so that transparent pixels lend no colour to
+// their neighbours (as libvips premultiplies before it shrinks).
 void resample(const cv::Mat& input, cv::Mat& output, cv::Size size) {
     const int method = size.width <= input.cols && size.height <= input.rows ? cv::INTER_AREA : cv::INTER_CUBIC;
     const int bands = input.channels();
@@ -42,22 +44,11 @@ void resample(const cv::Mat& input, cv::Mat& output, cv::Size size) {
         cv::resize(input, output, size, 0, 0, method);
         return;
     }
-    // Colour weighted by alpha, so that transparent pixels lend no colour
-    // to their neighbours (as libvips premultiplies before it shrinks).
-    const double full = strata::full_scale(input.depth());
     cv::Mat wide;
-    input.convertTo(wide, CV_32F);
-    std::vector<cv::Mat> planes;
-    cv::split(wide, planes);
-    for (int b = 0; b + 1 < bands; ++b) planes[b] = planes[b].mul(planes.back(), 1.0 / full);
-    cv::merge(planes, wide);
+    strata::premultiply(input, wide);
     cv::Mat small;
     cv::resize(wide, small, size, 0, 0, method);
-    cv::split(small, planes);
-    cv::Mat alpha = cv::max(planes.back(), 1e-6);
-    for (int b = 0; b + 1 < bands; ++b) cv::divide(planes[b] * full, alpha, planes[b]);
-    cv::merge(planes, small);
-    small.convertTo(output, input.type());  // rounds and saturates
+    strata::unpremultiply(small, output, input.depth());
 }
 
 // The top-left corner of a `box` crop of `image` that keeps what draws the
@@ -165,6 +156,18 @@ STRATA_FILTER(strata::filter_spec{
     },
     .takes_size = true,
     .shrinks_on_load = true,
+    // An area average with the centre (or nothing) kept: row by row.
+    .shrinks_by_area = [](const strata::image_layout& input,
+                          const strata::filter_args& args) -> std::optional<strata::area_shrink> {
+        const cv::Size size = resized(input.width, input.height, args);
+        const cv::Size box = final_size(input.width, input.height, args);
+        if (args.choice("crop") == "attention" || size.width > input.width || size.height > input.height) return {};
+        const bool resampled = size != cv::Size(input.width, input.height);
+        return strata::area_shrink{.width = size.width, .height = size.height,
+                                   .left = (size.width - box.width) / 2, .top = (size.height - box.height) / 2,
+                                   .kept_width = box.width, .kept_height = box.height,
+                                   .premultiplied = resampled && (input.bands == 2 || input.bands == 4)};
+    },
 });
 
 }  // namespace

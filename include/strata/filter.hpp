@@ -71,8 +71,23 @@ inline cv::Size fit_size(int width, int height, int box_width, int box_height, f
     return {side(width / hshrink), side(height / vshrink)};
 }
 
+/// The OpenCV type of pixels laid out as `layout` (CV_8UC3, ...).
+inline int cv_type(const image_layout& layout) noexcept {
+    const int depth = layout.type == sample_type::u8 ? CV_8U : layout.type == sample_type::u16 ? CV_16U : CV_32F;
+    return CV_MAKETYPE(depth, layout.bands);
+}
+
 /// The pixels of `picture` as a cv::Mat header over its shared memory (no copy).
 STRATA_API cv::Mat as_mat(const image& picture);
+
+/// `input` (2 or 4 bands: colour then alpha) as 32-bit float with each
+/// colour band weighted by alpha (colour x alpha / full scale), alpha kept:
+/// what averages of pixels are taken over, so that transparent pixels lend
+/// no colour to their neighbours. Pixel by pixel, the same on any rows.
+STRATA_API void premultiply(const cv::Mat& input, cv::Mat& output);
+/// Undoes premultiply into `output` of OpenCV depth `depth` (rounded and
+/// saturated); alpha 0 leaves colour 0.
+STRATA_API void unpremultiply(const cv::Mat& input, cv::Mat& output, int depth);
 
 /// Copies the alpha band (the last of 2 or 4) of `input` into `output`: for
 /// point filters that change colour only.

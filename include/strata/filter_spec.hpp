@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,20 @@ private:
     std::vector<double> values_;
 };
 
+/// A geometry step that is an area average of the whole image (cv::resize
+/// with INTER_AREA, neither axis enlarged), then a rectangle of it kept:
+/// each output row depends on a run of input rows only, so the step can be
+/// made row by row as a file is read.
+struct area_shrink {
+    int width = 0;   ///< the size the whole image is averaged to
+    int height = 0;
+    int left = 0;    ///< the rectangle kept, within width x height
+    int top = 0;
+    int kept_width = 0;
+    int kept_height = 0;
+    bool premultiplied = false;  ///< averaged with colour weighted by alpha (see strata::premultiply)
+};
+
 /// Everything a filter declares about itself, next to its code.
 struct filter_spec {
     std::string name;
@@ -90,6 +105,10 @@ struct filter_spec {
     /// on a reduced decode, a size given as a scale is set in pixels. With
     /// an `interpolation` other than "area", it is decoded at full size.
     bool shrinks_on_load = false;
+    /// For a geometry filter: the area_shrink its output is for an `input`
+    /// of this layout, or nothing when it is not one (it enlarges, say).
+    /// What is one may stream row by row, giving the pixels apply gives.
+    std::function<std::optional<area_shrink>(const image_layout& input, const filter_args&)> shrinks_by_area;
 };
 
 /// Registers a filter; used through STRATA_FILTER.

@@ -13,6 +13,7 @@
 #include "strata/image.hpp"
 #include "strata/memory.hpp"
 #include "strata/pipeline.hpp"
+#include "../filtering/area_shrink.hpp"
 #include "../filtering/chain.hpp"
 #include "image_read.hpp"
 #include "metadata.hpp"
@@ -167,6 +168,37 @@ bool reads_in_order(const std::string& loader, const vips::VImage& image) {
            (vips_image_get_int(image.get_image(), "interlaced", &interlaced) == 0 && interlaced == 0);
 }
 
+// True unless `chain`, after the crops and flops that open it, goes on with
+// a geometry step that is no area shrink of what they leave of `stored`:
+// what a decoder can make row by row.
+bool opening_streams(const filter_chain& chain, image_layout stored) {
+    const std::size_t lead = leading_edge_steps(chain);
+    if (lead == chain.steps.size() || chain.steps[lead].filter->kind != filter_kind::geometry) return true;
+    for (std::size_t i = 0; i < lead; ++i) stored = chain.steps[i].filter->output_layout(stored, chain.steps[i].args);
+    const chain_step& step = chain.steps[lead];
+    return step.filter->shrinks_by_area && step.filter->shrinks_by_area(stored, step.args).has_value();
+}
+
+// Decodes rows [top, top + rows) of `source`, laid out as `layout`, into
+// `memory` (the rows one after another).
+void decode_rows(VipsRegion* source, const image_layout& layout, int top, int rows, std::byte* memory,
+                 const std::filesystem::path& path) {
+    vips::VImage piece = vips::VImage::new_from_memory(memory, static_cast<std::size_t>(rows) * layout.row_bytes(),
+                                                       layout.width, rows, layout.bands, vips_format(layout.type));
+    VipsRegion* region = vips_region_new(piece.get_image());
+    const VipsRect all{0, 0, layout.width, rows};
+    const VipsRect wanted{0, top, layout.width, rows};
+    const bool read = vips_region_image(region, &all) == 0 && vips_region_prepare_to(source, region, &wanted, 0, 0) == 0;
+    g_object_unref(region);
+    if (!read) throw image_error(path, vips_failure_reason(vips::VError(), path));
+}
+
+// Rows decoded at a time: a few hundred KB, as decoders fill a buffer of
+// the requested size before it is copied, and a small one stays in cache.
+int rows_at_a_time(const image_layout& layout) {
+    return std::max(16, static_cast<int>((256 << 10) / std::max<std::size_t>(1, layout.row_bytes())));
+}
+
 // Every stage's output against the limits, from the header alone: the
 // chain runs on each of `pages` pages of `layout`.
 void check_stage_limits(const std::filesystem::path& path, const filter_chain& chain, image_layout layout, int pages,
@@ -214,6 +246,14 @@ struct image_reader::state {
     int pages = 1;       // held one above another
     bool streams = false;
     std::optional<row_ring> ring;  // read_into: where rows go instead of target
+    // An area shrink that opens the chain, made as rows are decoded: the
+    // decoded rows wait in `decoded` (rows [next_decoded, rows_decoded) of
+    // it not yet shrunk), each `pixels_layout` wide.
+    std::optional<area_reducer> reducer;
+    image_layout pixels_layout;
+    std::vector<std::byte> decoded;
+    int rows_decoded = 0;
+    int next_decoded = 0;
     image_layout layout;
     std::shared_ptr<const image_metadata> metadata;
 
@@ -266,7 +306,8 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
                                   std::min(source.bands(), 4), held_as(source.format())};
         // Read top to bottom, a few rows at a time: held to the limits of
         // what streams, as the rows behind the reader can go.
-        state_->streams = may_stream && !turned && !paged && reads_in_order(loader.nickname, source);
+        state_->streams = may_stream && !turned && !paged && reads_in_order(loader.nickname, source) &&
+                          opening_streams(chain, stored);
         if (state_->streams) {
             options.max_pixels = options.max_streamed_pixels;
             options.max_memory = 0;
@@ -307,6 +348,17 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
                 pixels = apply_edge_steps(pixels, layout, sub_chain(state_->chain, 0, lead));
                 state_->chain = sub_chain(state_->chain, lead, state_->chain.steps.size());
                 layout = {pixels.width(), pixels.height(), pixels.bands(), type};
+            }
+            // So is an area shrink next (opening_streams): rows are averaged
+            // as they are decoded.
+            if (!state_->chain.steps.empty() && state_->chain.steps.front().filter->kind == filter_kind::geometry) {
+                const chain_step& step = state_->chain.steps.front();
+                const std::optional<area_shrink> shrink = step.filter->shrinks_by_area(layout, step.args);
+                if (!shrink) throw usage_error(fmt::format("image_reader: {} does not stream", step.filter->name));
+                state_->pixels_layout = layout;
+                state_->reducer.emplace(layout, *shrink);
+                state_->chain = sub_chain(state_->chain, 1, state_->chain.steps.size());
+                layout = state_->reducer->layout();
             }
         }
         state_->pixels = pixels;
@@ -367,34 +419,50 @@ void image_reader::read_until(int y_end) {
     y_end = std::min(y_end, layout().height);
     if (y_end <= state_->rows_read) return;
     const int rows_before = state_->rows_read;
-    // A few hundred KB at a time: decoders fill their own buffer of the
-    // requested size before it is copied, and a small one stays in cache.
-    const int chunk = std::max(16, static_cast<int>((256 << 10) / std::max<std::size_t>(1, layout().row_bytes())));
-    while (state_->rows_read < y_end) {
-        VipsRect rows{0, state_->rows_read, layout().width, std::min(chunk, y_end - state_->rows_read)};
-        if (state_->ring) {
-            // The rows, seen as an image over the ring where they start.
-            const image_layout& whole = layout();
-            rows.height = std::min(rows.height, state_->ring->rows());
-            vips::VImage piece = vips::VImage::new_from_memory(
-                state_->ring->row(rows.top), static_cast<std::size_t>(rows.height) * whole.row_bytes(), whole.width,
-                rows.height, whole.bands, vips_format(whole.type));
-            VipsRegion* region = vips_region_new(piece.get_image());
-            const VipsRect all{0, 0, whole.width, rows.height};
-            const bool read = vips_region_image(region, &all) == 0 &&
-                              vips_region_prepare_to(state_->source_region, region, &rows, 0, 0) == 0;
-            g_object_unref(region);
-            if (!read) throw image_error(state_->path, vips_failure_reason(vips::VError(), state_->path));
-        } else if (state_->target_region == nullptr) {
-            throw usage_error("image_reader: a file that streams is read into a ring (read_into)");
-        } else if (vips_region_prepare_to(state_->source_region, state_->target_region, &rows, rows.left, rows.top) != 0) {
-            throw image_error(state_->path, vips_failure_reason(vips::VError(), state_->path));
+    if (state_->reducer) {
+        read_shrunk_until(y_end);
+    } else {
+        const int chunk = rows_at_a_time(layout());
+        while (state_->rows_read < y_end) {
+            VipsRect rows{0, state_->rows_read, layout().width, std::min(chunk, y_end - state_->rows_read)};
+            if (state_->ring) {
+                rows.height = std::min(rows.height, state_->ring->rows());
+                decode_rows(state_->source_region, layout(), rows.top, rows.height, state_->ring->row(rows.top),
+                            state_->path);
+            } else if (state_->target_region == nullptr) {
+                throw usage_error("image_reader: a file that streams is read into a ring (read_into)");
+            } else if (vips_region_prepare_to(state_->source_region, state_->target_region, &rows, rows.left,
+                                              rows.top) != 0) {
+                throw image_error(state_->path, vips_failure_reason(vips::VError(), state_->path));
+            }
+            state_->rows_read += rows.height;
+            if (state_->counter != nullptr) state_->counter->store(state_->rows_read, std::memory_order_relaxed);
         }
-        state_->rows_read += rows.height;
-        if (state_->counter != nullptr) state_->counter->store(state_->rows_read, std::memory_order_relaxed);
     }
     const int last = state_->last_row >= 0 ? std::min(state_->last_row, layout().height) : layout().height;
     if (state_->rows_read >= last && rows_before < last) check_unchanged(state_->path, state_->version);
+}
+
+void image_reader::read_shrunk_until(int y_end) {
+    if (!state_->ring) throw usage_error("image_reader: a file that streams is read into a ring (read_into)");
+    area_reducer& reducer = *state_->reducer;
+    const image_layout& from = state_->pixels_layout;
+    const auto into_ring = [&](int y) { return state_->ring->row(y); };
+    while (reducer.rows_made() < y_end) {
+        if (state_->next_decoded == state_->rows_decoded) {
+            const int top = reducer.rows_taken();
+            const int rows = std::min(rows_at_a_time(from), from.height - top);
+            if (rows <= 0) throw usage_error("image_reader: the area shrink ran out of rows");
+            state_->decoded.resize(static_cast<std::size_t>(rows) * from.row_bytes());
+            decode_rows(state_->source_region, from, top, rows, state_->decoded.data(), state_->path);
+            state_->rows_decoded = rows;
+            state_->next_decoded = 0;
+        }
+        reducer.take(state_->decoded.data() + static_cast<std::size_t>(state_->next_decoded++) * from.row_bytes(),
+                     into_ring);
+        if (state_->counter != nullptr) state_->counter->store(reducer.rows_made(), std::memory_order_relaxed);
+    }
+    state_->rows_read = reducer.rows_made();
 }
 
 void image_reader::read_no_further_than(int rows) noexcept { state_->last_row = rows; }

@@ -59,14 +59,18 @@ public:
     /// bottom holding only a few rows (baseline JPEG, non-interlaced PNG,
     /// TIFF, .v, PPM/PFM; one page, not turned upright), so that rows of
     /// target() can be discarded behind the reader. The crops and flops the
-    /// chain starts with are then the decoder's: layout() is what they keep,
-    /// and chain() is the rest.
+    /// chain starts with are then the decoder's, and so is an area shrink
+    /// after them (filter_spec::shrinks_by_area), made as rows come: layout()
+    /// is what they leave, and chain() is the rest. A chain that goes on
+    /// with any other geometry does not stream.
     bool streams() const noexcept;
     /// Pages held one above another in target() (load_options::all_pages),
     /// each layout().height / pages() high; the chain runs on each alone.
     int pages() const noexcept;
 
 private:
+    void read_shrunk_until(int y_end);
+
     struct state;
     std::unique_ptr<state> state_;
 };

@@ -78,11 +78,14 @@ void note_source(conversion& done, const std::shared_ptr<const detail::image_met
     done.content_note = fmt::format("{}", fmt::join(notes, "; "));
 }
 
-// True if `chain` is crops and flops (none or more), steps that are not
-// geometry (none or more: one stage of strips), and crops and flops again:
-// the geometry at the edges is the decoder's or the encoder's, row by row.
+// True if `chain` is crops and flops (none or more), perhaps an area shrink,
+// steps that are not geometry (none or more: one stage of strips), and
+// crops and flops again: the geometry at the edges is the decoder's or the
+// encoder's, row by row. (Whether the shrink is one for a given file, the
+// reader tells from its header.)
 bool streamable(const filter_chain& chain) {
-    const std::size_t first = detail::leading_edge_steps(chain);
+    std::size_t first = detail::leading_edge_steps(chain);
+    if (first < chain.steps.size() && chain.steps[first].filter->shrinks_by_area) ++first;
     const std::size_t last = detail::trailing_edge_steps_from(chain, first);
     for (std::size_t i = first; i < last; ++i) {
         if (detail::is_geometry(chain.steps[i])) return false;
@@ -590,6 +593,7 @@ conversion convert_streamed(detail::image_reader& reader, const std::filesystem:
         },
         done, start);
     done.streamed = true;
+    done.load_shrink = reader.shrink();
     done.layout = written_layout;
     note_source(done, reader.metadata(), input, output.name);
     done.written = seconds_since(start);

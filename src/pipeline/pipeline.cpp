@@ -24,11 +24,6 @@ namespace strata {
 
 namespace {
 
-int cv_type(const image_layout& layout) {
-    const int depth = layout.type == sample_type::u8 ? CV_8U : layout.type == sample_type::u16 ? CV_16U : CV_32F;
-    return CV_MAKETYPE(depth, layout.bands);
-}
-
 // The chain a worker was sent, parsed once for all the strips of an image
 // (and of the next images with the same chain), not once per strip.
 const filter_chain& parsed_in_worker(const std::string& text) {

@@ -6,13 +6,18 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+#include <opencv2/imgproc.hpp>
+
 #include "strata/detail/output_file.hpp"
+#include "strata/filter.hpp"
 #include "strata/strata.hpp"
 #include "support/leaks.hpp"
 #include "support/paths.hpp"
@@ -182,6 +187,111 @@ TEST_CASE("Convert.Streaming.an image many times taller than the rings comes out
                 CHECK(bytes_of(output) == bytes_of(reference));
             }
         }
+    }
+}
+
+namespace {
+
+// A `layout` picture of pseudo-random samples (every sum rounds somewhere
+// else), saved as TIFF (which holds every depth and band count).
+fs::path noise_picture(const fs::path& folder, const strata::image_layout& layout) {
+    strata::image picture(layout);
+    std::uint32_t state = 12345;
+    const auto next = [&] { return (state = state * 1664525u + 1013904223u) >> 8; };
+    for (int y = 0; y < layout.height; ++y) {
+        auto* row = picture.row(y);
+        for (int i = 0; i < layout.width * layout.bands; ++i) {
+            switch (layout.type) {
+            case strata::sample_type::u8: reinterpret_cast<std::uint8_t*>(row)[i] = static_cast<std::uint8_t>(next()); break;
+            case strata::sample_type::u16: reinterpret_cast<std::uint16_t*>(row)[i] = static_cast<std::uint16_t>(next()); break;
+            case strata::sample_type::f32: reinterpret_cast<float*>(row)[i] = static_cast<float>(next() % 100000) / 99999.0f; break;
+            }
+        }
+    }
+    const auto path = folder / fmt::format("noise-{}x{}-{}-{}.tif", layout.width, layout.height, layout.bands,
+                                           static_cast<int>(layout.type));
+    strata::write_image(picture, path);
+    return path;
+}
+
+}  // namespace
+
+TEST_CASE("Convert.Streaming.area shrinks are made row by row as the file is read, with cv::resize's pixels") {
+    temp_folder folder;
+    // Whole factors on both axes (cv::resize on blocks of rows), fractional
+    // ones (strata's own sums, held to OpenCV's), one axis kept, one pixel.
+    const std::vector<std::pair<int, int>> sizes = {{165, 128}, {110, 64}, {33, 32}, {109, 85}, {330, 100},
+                                                    {100, 256}, {1, 1},    {330, 1}, {7, 255}};
+    for (const auto type : {strata::sample_type::u8, strata::sample_type::u16, strata::sample_type::f32}) {
+        for (const int bands : {1, 2, 3, 4}) {
+            const auto input = noise_picture(folder.path, {330, 256, bands, type});
+            const strata::image decoded = strata::read_image(input);
+            const cv::Mat whole = strata::as_mat(decoded);
+            for (const auto& [width, height] : sizes) {
+                CAPTURE(static_cast<int>(type));
+                CAPTURE(bands);
+                CAPTURE(width);
+                CAPTURE(height);
+                const auto output = folder.path / "shrunk.tif";
+                const auto done = strata::convert_file(
+                    input, output, strata::parse_chain(fmt::format("resize=width={}:height={}:fit=fill", width, height)),
+                    {}, {}, {.where = strata::backend::serial}, nullptr);
+                CHECK(done.streamed);
+                cv::Mat expected;
+                cv::resize(whole, expected, {width, height}, 0, 0, cv::INTER_AREA);
+                const strata::image written = strata::read_image(output);
+                const cv::Mat got = strata::as_mat(written);
+                REQUIRE(got.size() == expected.size());
+                CHECK(cv::norm(got, expected, cv::NORM_INF) == 0);
+                CHECK(std::memcmp(got.data, expected.data, expected.total() * expected.elemSize()) == 0);
+            }
+        }
+    }
+}
+
+TEST_CASE("Convert.Streaming.thumbnails and shrinks in a chain stream, and write what the three steps write") {
+    temp_folder folder;
+    const auto rgba = noise_picture(folder.path, {301, 211, 4, strata::sample_type::u8});
+    const auto grey16 = noise_picture(folder.path, {256, 300, 2, strata::sample_type::u16});
+    const auto tall = tall_picture(folder.path, 97, 9000);
+    const std::vector<std::pair<fs::path, std::string>> cases = {
+        {rgba, "thumbnail=100"},                        // alpha: averaged premultiplied
+        {rgba, "thumbnail=100x80:crop=centre"},         // a centre kept
+        {rgba, "thumbnail=64x64:crop=centre,sharpen"},  // and filtered in strips after
+        {grey16, "thumbnail=128x150"},                  // whole factors, 16-bit, alpha
+        {grey16, "crop=x=10:y=20:width=200:height=250,resize=scale=0.3,gaussblur=1,flop"},
+        {tall, "resize=width=50:height=3001:fit=fill,median=3"},  // many times taller than the rings
+        {tall, "thumbnail=x1500,crop=x=2:y=700:width=12:height=300"},
+        {rgba, "thumbnail=301"},                        // nothing to shrink: a copy
+    };
+    for (const auto& [input, chain] : cases) {
+        const auto reference = folder.path / "reference.tif";
+        write_in_turn(input, reference, chain);
+        for (const auto where : {strata::backend::processes, strata::backend::threads, strata::backend::serial}) {
+            for (const unsigned strips : {0u, 7u}) {
+                CAPTURE(chain);
+                CAPTURE(static_cast<int>(where));
+                CAPTURE(strips);
+                const auto output = folder.path / "streamed.tif";
+                const auto done = strata::convert_file(input, output, strata::parse_chain(chain), {}, {},
+                                                       {.where = where, .workers = 2, .strips = strips}, &two_workers());
+                CHECK(done.streamed);
+                CHECK(bytes_of(output) == bytes_of(reference));
+            }
+        }
+    }
+    // Held whole: a shrink that enlarges or interpolates, an attention crop
+    // (it looks at the whole picture), geometry after the shrink.
+    for (const std::string chain : {"resize=scale=2", "resize=scale=0.5:interpolation=linear",
+                                    "thumbnail=100x80:crop=attention", "thumbnail=100,flip",
+                                    "resize=width=400:height=100:fit=fill"}) {
+        CAPTURE(chain);
+        const auto reference = folder.path / "reference.tif";
+        write_in_turn(rgba, reference, chain);
+        const auto output = folder.path / "whole.tif";
+        CHECK_FALSE(strata::convert_file(rgba, output, strata::parse_chain(chain), {}, {}, {.workers = 2}, &two_workers())
+                        .streamed);
+        CHECK(bytes_of(output) == bytes_of(reference));
     }
 }
 
