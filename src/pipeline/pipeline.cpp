@@ -213,7 +213,7 @@ strip_plan plan_strips(int height, int halo, const run_options& options) {
 strip_plan plan_stream_strips(const image_layout& layout, int halo, const run_options& options) {
     strip_plan plan = plan_strips(layout.height, halo, options);
     if (options.strips != 0 || layout.height == 0) return plan;
-    constexpr std::size_t strip_bytes = 2 << 20;
+    constexpr std::size_t strip_bytes = 512 << 10;
     const auto rows = std::max<std::int64_t>(
         {16, 4 * std::int64_t{halo},
          static_cast<std::int64_t>((strip_bytes + layout.row_bytes() - 1) / std::max<std::size_t>(1, layout.row_bytes()))});
