@@ -129,7 +129,24 @@ void round_row(const std::vector<float>& sums, T* out) {
 // The scale OpenCV derives from the two sizes: the reciprocal of their ratio.
 double scale_between(int from, int to) { return 1.0 / (static_cast<double>(to) / from); }
 
+// The factor down when both scales are whole numbers (OpenCV's fast area
+// average), else 0.
+int whole_factor_down(const image_layout& from, const area_shrink& shrink) {
+    const double scale_x = scale_between(from.width, shrink.width);
+    const double scale_y = scale_between(from.height, shrink.height);
+    const int whole_x = cv::saturate_cast<int>(scale_x);
+    const int whole_y = cv::saturate_cast<int>(scale_y);
+    return std::abs(scale_x - whole_x) < DBL_EPSILON && std::abs(scale_y - whole_y) < DBL_EPSILON ? whole_y : 0;
+}
+
 }  // namespace
+
+std::size_t area_reducer::held_bytes(const image_layout& from, const area_shrink& shrink) {
+    image_layout work = from;
+    if (shrink.premultiplied) work.type = sample_type::f32;
+    const std::size_t sums = 2 * sizeof(float) * static_cast<std::size_t>(shrink.width) * static_cast<std::size_t>(from.bands);
+    return work.row_bytes() * static_cast<std::size_t>(std::max(1, whole_factor_down(from, shrink)) + 1) + sums;
+}
 
 area_reducer::area_reducer(const image_layout& from, const area_shrink& shrink)
     : from_(from), shrink_(shrink),
@@ -146,18 +163,14 @@ area_reducer::area_reducer(const image_layout& from, const area_shrink& shrink)
     if (shrink.premultiplied) work.type = sample_type::f32;
     work_type_ = cv_type(work);
     averaged_.create(1, shrink.width, work_type_);
-    const double scale_x = scale_between(from.width, shrink.width);
-    const double scale_y = scale_between(from.height, shrink.height);
-    const int whole_x = cv::saturate_cast<int>(scale_x);
-    const int whole_y = cv::saturate_cast<int>(scale_y);
-    whole_factors_ = std::abs(scale_x - whole_x) < DBL_EPSILON && std::abs(scale_y - whole_y) < DBL_EPSILON;
+    factor_y_ = whole_factor_down(from, shrink);
+    whole_factors_ = factor_y_ > 0;
     if (whole_factors_) {
-        factor_y_ = whole_y;
         block_.create(factor_y_, from.width, work_type_);
         return;
     }
-    across_ = area_weights<weight>(from.width, shrink.width, from.bands, scale_x);
-    down_ = area_weights<weight>(from.height, shrink.height, 1, scale_y);
+    across_ = area_weights<weight>(from.width, shrink.width, from.bands, scale_between(from.width, shrink.width));
+    down_ = area_weights<weight>(from.height, shrink.height, 1, scale_between(from.height, shrink.height));
     row_sums_.resize(static_cast<std::size_t>(shrink.width) * static_cast<std::size_t>(from.bands));
     sums_.resize(row_sums_.size());
 }

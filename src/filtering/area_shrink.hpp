@@ -23,6 +23,10 @@ public:
     /// For an image of `from` (both axes shrunk or kept, as area_shrink says).
     area_reducer(const image_layout& from, const area_shrink& shrink);
 
+    /// The memory one would hold for an image of `from`: a block of rows for
+    /// whole factors, a few rows of sums for others.
+    static std::size_t held_bytes(const image_layout& from, const area_shrink& shrink);
+
     /// The rows it makes: the kept rectangle.
     const image_layout& layout() const noexcept { return kept_; }
     /// Kept rows made so far (rows [0, rows_made()) have been written).
@@ -57,7 +61,7 @@ private:
     cv::Mat averaged_;   // one row of the whole average
     // Whole factors: a block of `factor_y_` rows, averaged at once.
     bool whole_factors_ = false;
-    int factor_y_ = 1;
+    int factor_y_ = 0;
     cv::Mat block_;
     int block_rows_ = 0;
     // Other factors: weights across (per sample) and down (per row).

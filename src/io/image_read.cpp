@@ -168,15 +168,22 @@ bool reads_in_order(const std::string& loader, const vips::VImage& image) {
            (vips_image_get_int(image.get_image(), "interlaced", &interlaced) == 0 && interlaced == 0);
 }
 
+// What an area shrink made as rows come may hold (a block of rows for a
+// large whole factor): more than this, and the image is held whole.
+constexpr std::size_t area_reducer_bytes_at_most = std::size_t{64} << 20;
+
 // True unless `chain`, after the crops and flops that open it, goes on with
-// a geometry step that is no area shrink of what they leave of `stored`:
-// what a decoder can make row by row.
+// a geometry step that is no area shrink of what they leave of `stored`, or
+// one that would hold more than area_reducer_bytes_at_most: what a decoder
+// can make row by row.
 bool opening_streams(const filter_chain& chain, image_layout stored) {
     const std::size_t lead = leading_edge_steps(chain);
     if (lead == chain.steps.size() || chain.steps[lead].filter->kind != filter_kind::geometry) return true;
     for (std::size_t i = 0; i < lead; ++i) stored = chain.steps[i].filter->output_layout(stored, chain.steps[i].args);
     const chain_step& step = chain.steps[lead];
-    return step.filter->shrinks_by_area && step.filter->shrinks_by_area(stored, step.args).has_value();
+    if (!step.filter->shrinks_by_area) return false;
+    const std::optional<area_shrink> shrink = step.filter->shrinks_by_area(stored, step.args);
+    return shrink && area_reducer::held_bytes(stored, *shrink) <= area_reducer_bytes_at_most;
 }
 
 // Decodes rows [top, top + rows) of `source`, laid out as `layout`, into
@@ -309,8 +316,11 @@ image_reader::image_reader(const std::filesystem::path& path, const load_options
         state_->streams = may_stream && !turned && !paged && reads_in_order(loader.nickname, source) &&
                           opening_streams(chain, stored);
         if (state_->streams) {
-            options.max_pixels = options.max_streamed_pixels;
-            options.max_memory = 0;
+            // The limits of what streams, for any reopening too (at a reduced size).
+            for (load_options* limits : {&options, &one_page}) {
+                limits->max_pixels = options.max_streamed_pixels;
+                limits->max_memory = 0;
+            }
         }
         load_reduction reduction;
         if (may_shrink) {

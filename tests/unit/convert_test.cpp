@@ -295,6 +295,31 @@ TEST_CASE("Convert.Streaming.thumbnails and shrinks in a chain stream, and write
     }
 }
 
+TEST_CASE("Convert.Streaming.a shrink decoded smaller streams under the limits of what streams; a large block does not") {
+    temp_folder folder;
+    const auto jpeg = large_photo(folder.path);  // 1804x1200
+    // Decoded at 1/2 by the JPEG decoder (a factor 3 left), then averaged as rows come: the
+    // whole-image pixel limit does not apply, the streamed one does.
+    const auto done = strata::convert_file(jpeg, folder.path / "a.png", strata::parse_chain("thumbnail=300"),
+                                           {.max_pixels = 1000}, {}, {.workers = 2}, &two_workers());
+    CHECK(done.streamed);
+    CHECK(done.load_shrink == doctest::Approx(2).epsilon(0.01));
+    CHECK_THROWS_WITH_AS(strata::convert_file(jpeg, folder.path / "b.png", strata::parse_chain("thumbnail=300"),
+                                              {.max_streamed_pixels = 1000}, {}, {.workers = 2}, &two_workers()),
+                         doctest::Contains("over the limit of 1000"), strata::image_error);
+    // A whole factor of 1200 down a 20000-pixel-wide image would hold 1200
+    // rows (72 MB) at once: held whole instead; half of that streams.
+    const auto wide = noise_picture(folder.path, {20000, 1200, 3, strata::sample_type::u8});
+    const auto shrink_to = [&](int height) {
+        return strata::convert_file(wide, folder.path / "c.tif",
+                                    strata::parse_chain(fmt::format("resize=width=20000:height={}:fit=fill", height)),
+                                    {}, {}, {.where = strata::backend::serial}, nullptr)
+            .streamed;
+    };
+    CHECK_FALSE(shrink_to(1));
+    CHECK(shrink_to(2));
+}
+
 TEST_CASE("Convert.Streaming.what streams, what is held whole, and the pixel limit of each") {
     temp_folder folder;
     const auto jpeg = large_photo(folder.path);
